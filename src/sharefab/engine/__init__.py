@@ -1,0 +1,1 @@
+"""Where solver work runs: in process, a process pool, or a Dask cluster."""
