@@ -1,0 +1,1 @@
+"""Sites, resources, the capability taxonomy, capacity windows and capacity search."""

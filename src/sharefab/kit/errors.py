@@ -1,0 +1,69 @@
+"""Errors a user can cause: typed, carrying their HTTP status, rendered as problem+json (RFC 9457).
+
+Each error's `detail` says what was wrong and what to change. `errors` lists the offending
+fields as `{"field": "body.operations[2].predecessors", "message": "..."}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SharefabError(Exception):
+    """Base of every error a caller can cause; subclasses set the status and title."""
+
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+    type_slug: ClassVar[str] = "bad-request"
+
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        """The RFC 9457 problem document for this error."""
+        body: dict[str, Any] = {
+            "type": f"https://sharefab.dev/problems/{self.type_slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(SharefabError):
+    """The request is well-formed but a value breaks a rule (a window ending before it starts)."""
+
+    status = 422
+    title = "Invalid input"
+    type_slug = "invalid-input"
+
+
+class NotFound(SharefabError):
+    """The object does not exist (or the caller may not know it exists)."""
+
+    status = 404
+    title = "Not found"
+    type_slug = "not-found"
+
+
+class Conflict(SharefabError):
+    """The request clashes with the current state (overlap, duplicate, illegal transition)."""
+
+    status = 409
+    title = "Conflict"
+    type_slug = "conflict"
+
+
+def field_error(field: str, message: str) -> dict[str, str]:
+    """One entry of a problem's `errors` list."""
+    return {"field": field, "message": message}

@@ -1,0 +1,1 @@
+"""Matching, quotes, bookings and plans: rows to solver input and results back."""

@@ -1,0 +1,11 @@
+"""Every domain's tables, imported in one place for Alembic and the test schema."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    """Import each domain's `models` module so its tables join the shared metadata."""
+    import sharefab.capacity.models
+    import sharefab.identity.models
+    import sharefab.market.models
+    import sharefab.orders.models  # noqa: F401
