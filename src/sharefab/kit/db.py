@@ -56,9 +56,7 @@ def build_engine(url: str, echo: bool = False) -> Engine:
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
-    )
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -125,4 +123,3 @@ def database_label(url: str | None = None) -> str:
     """A URL safe to print: the password hidden."""
     url = normalise_url(url or get_settings().database_url)
     return make_url(url).render_as_string(hide_password=True)
-

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... for PostgreSQL.",
+        description="SQLAlchemy URL: a SQLite file by default, or postgresql+psycopg://...",
     )
     host: str = "127.0.0.1"
     port: int = 8000

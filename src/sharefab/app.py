@@ -1,0 +1,81 @@
+"""Builds the FastAPI app from the domains' routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from sharefab import __version__
+from sharefab.capacity.api import router as capacity_router
+from sharefab.identity.api import router as identity_router
+from sharefab.kit.db import get_engine
+from sharefab.kit.migrate import current_revision, head_revision
+from sharefab.kit.problems import install_problem_handlers
+from sharefab.orders.api import router as orders_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """The platform's web application, bound to `engine` (the configured database by default)."""
+    app = FastAPI(
+        title="sharefab",
+        version=__version__,
+        summary="Shared manufacturing platform: pool idle factory capacity, match it to orders.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.engine = engine or get_engine()
+    install_problem_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(identity_router)
+    api.include_router(capacity_router)
+    api.include_router(orders_router)
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> Any:
+        """The database answers and its schema is at the newest migration."""
+        from sharefab.kit.problems import problem_response
+
+        eng: Engine = app.state.engine
+        try:
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current, head = current_revision(eng), head_revision(eng)
+        except Exception as exc:  # the point of the probe is to report any failure
+            return problem_response(
+                {
+                    "type": "about:blank",
+                    "title": "Not ready",
+                    "status": 503,
+                    "detail": f"database unreachable: {exc.__class__.__name__}",
+                }
+            )
+        if current != head:
+            return problem_response(
+                {
+                    "type": "about:blank",
+                    "title": "Not ready",
+                    "status": 503,
+                    "detail": f"database at migration {current}, code expects {head}; "
+                    "run `sharefab db upgrade`",
+                }
+            )
+        return {"status": "ready", "migration": current}
+
+    return app

@@ -1,0 +1,142 @@
+"""Exception handlers that turn every error into `application/problem+json` (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sharefab.kit.errors import SharefabError
+
+log = logging.getLogger("sharefab.api")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON response with the problem media type."""
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """`("body", "operations", 2, "seq")` -> `body.operations[2].seq`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if error.get("type") == "extra_forbidden":
+        msg = "unknown field; remove it (see the schema at /docs)"
+    elif error.get("type") == "missing":
+        msg = "required; add this field"
+    elif error.get("type") == "json_invalid":
+        msg = "the body is not valid JSON; " + str(error.get("ctx", {}).get("error", "check it"))
+    elif error.get("type") in {"int_type", "int_from_float"}:
+        msg += " (money and counts are whole numbers; send minor units as an integer)"
+    return msg
+
+
+async def _sharefab_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SharefabError)
+    return problem_response(exc.problem(request.url.path))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": field_path(e.get("loc", ())), "message": _message(e)} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return problem_response(
+        {
+            "type": "https://sharefab.dev/problems/invalid-input",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": f"{first['field']}: {first['message']}{more}",
+            "instance": request.url.path,
+            "errors": errors,
+        }
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}; see /docs for the API"
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}; see /docs"
+    return problem_response(
+        {
+            "type": "about:blank",
+            "title": detail if len(detail) < 60 else "Request failed",
+            "status": exc.status_code,
+            "detail": detail,
+            "instance": request.url.path,
+        },
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("integrity error on %s: %s", request.url.path, exc)
+    return problem_response(
+        {
+            "type": "https://sharefab.dev/problems/conflict",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "the change conflicts with existing data (a duplicate, an overlap, or a "
+            "row still in use); reload the objects involved and try again",
+            "instance": request.url.path,
+        }
+    )
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable on %s: %s", request.url.path, exc)
+    return problem_response(
+        {
+            "type": "https://sharefab.dev/problems/unavailable",
+            "title": "Service unavailable",
+            "status": 503,
+            "detail": "the database is busy or unreachable; retry in a few seconds",
+            "instance": request.url.path,
+        },
+        headers={"Retry-After": "2"},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(
+        {
+            "type": "https://sharefab.dev/problems/internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the server failed on this request and wrote nothing; it is logged",
+            "instance": request.url.path,
+        }
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json."""
+    app.add_exception_handler(SharefabError, _sharefab_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,52 @@
+"""Half-open time spans `[start, end)` and the arithmetic capacity search needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from math import asin, cos, radians, sin, sqrt
+
+Span = tuple[datetime, datetime]
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    """Whether two half-open spans share any instant."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def clip(span: Span, bounds: Span) -> Span | None:
+    """The part of `span` inside `bounds`, or None."""
+    start, end = max(span[0], bounds[0]), min(span[1], bounds[1])
+    return (start, end) if start < end else None
+
+
+def subtract(spans: Iterable[Span], holes: Iterable[Span]) -> list[Span]:
+    """`spans` with every `holes` span cut out; both may be unsorted and may overlap."""
+    result: list[Span] = []
+    sorted_holes = sorted(holes)
+    for start, end in sorted(spans):
+        cursor = start
+        for h_start, h_end in sorted_holes:
+            if h_end <= cursor or h_start >= end:
+                continue
+            if h_start > cursor:
+                result.append((cursor, h_start))
+            cursor = max(cursor, h_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            result.append((cursor, end))
+    return result
+
+
+def minutes(span: Span) -> int:
+    """Whole minutes in a span."""
+    return int((span[1] - span[0]).total_seconds() // 60)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = radians(lat1), radians(lat2)
+    dp, dl = p2 - p1, radians(lon2 - lon1)
+    a = sin(dp / 2) ** 2 + cos(p1) * cos(p2) * sin(dl / 2) ** 2
+    return 2 * 6371.0088 * asin(sqrt(a))

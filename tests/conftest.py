@@ -1,0 +1,115 @@
+"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when given).
+
+`SHAREFAB_TEST_POSTGRES_URL` adds PostgreSQL to every test that uses `engine`, `session` or
+`client`. Under `CI=true` an unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from sharefab.app import create_app
+from sharefab.capacity.service import sync_taxonomy
+from sharefab.kit.db import Base, build_engine, session_factory, unit_of_work
+from sharefab.kit.migrate import upgrade
+from sharefab.models import import_all_models
+
+POSTGRES_URL = os.environ.get("SHAREFAB_TEST_POSTGRES_URL")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+KEEP_TABLES = {"capabilities", "alembic_version"}
+
+import_all_models()
+
+
+def _backends() -> list[object]:
+    backends: list[object] = ["sqlite"]
+    if POSTGRES_URL:
+        backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
+    elif IN_CI:
+        backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
+    return backends
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head with the taxonomy loaded, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = build_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with unit_of_work(engine) as session:
+        sync_taxonomy(session)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    """The PostgreSQL test database, migrated once per run."""
+    if not POSTGRES_URL:
+        if IN_CI:
+            pytest.fail("CI=true but SHAREFAB_TEST_POSTGRES_URL is not set; start PostgreSQL")
+        pytest.skip("SHAREFAB_TEST_POSTGRES_URL not set")
+    engine = build_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at SHAREFAB_TEST_POSTGRES_URL is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    with unit_of_work(engine) as session:
+        sync_taxonomy(session)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    names = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=_backends())
+def engine(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> Iterator[Engine]:
+    """A clean migrated database with the taxonomy, on each configured backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "sharefab.db"
+        shutil.copyfile(sqlite_template, path)
+        eng = build_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+    else:
+        eng = request.getfixturevalue("postgres_engine")
+        _truncate(eng)
+        yield eng
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the test database; the test commits what it wants kept."""
+    s = session_factory(engine)()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    """An HTTP client for the app bound to the test database."""
+    with TestClient(create_app(engine), raise_server_exceptions=False) as c:
+        yield c
