@@ -17,8 +17,9 @@ offending item in the message, e.g. ``"operation 3 of job 7 has no eligible reso
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 
 import numpy as np
@@ -63,9 +64,10 @@ class Resource:
             if start < 0:
                 raise ProblemDataError(f"{label} has a window starting before 0: [{start}, {end})")
             if end <= start:
-                raise ProblemDataError(f"{label} has a window that ends before it starts: "
-                                       f"[{start}, {end})")
-        for (_, e1), (s2, e2) in zip(windows, windows[1:], strict=False):
+                raise ProblemDataError(
+                    f"{label} has a window that ends before it starts: [{start}, {end})"
+                )
+        for (_, e1), (s2, e2) in itertools.pairwise(windows):
             if s2 < e1:
                 raise ProblemDataError(
                     f"{label} has windows out of order or overlapping at [{s2}, {e2})"
@@ -133,7 +135,7 @@ class FixedBooking:
     end: int
 
 
-class ObjectiveTerm(str, Enum):
+class ObjectiveTerm(StrEnum):
     MAKESPAN = "makespan"
     WEIGHTED_TARDINESS = "tardiness"
     COST = "cost"
@@ -315,7 +317,9 @@ class ProblemData:
             if booking.resource not in durations:
                 raise ProblemDataError(f"{label} uses ineligible resource {booking.resource}")
             if booking.start < 0 or booking.end < booking.start:
-                raise ProblemDataError(f"{label} has invalid times [{booking.start}, {booking.end})")
+                raise ProblemDataError(
+                    f"{label} has invalid times [{booking.start}, {booking.end})"
+                )
             if not op.interruptible and booking.end - booking.start != durations[booking.resource]:
                 raise ProblemDataError(
                     f"{label} lasts {booking.end - booking.start}, but the operation takes "
@@ -402,7 +406,5 @@ class ProblemData:
         max_transport = max((max(row) for row in self.transport_time), default=0)
         base = max([job.release for job in self.jobs] + [0])
         base = max([base] + [b.end for b in self.fixed])
-        window_end = max(
-            (res.windows[-1][1] for res in self.resources if res.windows), default=0
-        )
+        window_end = max((res.windows[-1][1] for res in self.resources if res.windows), default=0)
         return max(base, window_end) + total + max_transport * len(self.arcs) + 1

@@ -39,8 +39,8 @@ def parse_fjs(text: str) -> ProblemData:
     if not lines:
         raise FjsFormatError("line 1: empty file, expected '<jobs> <machines>'")
     head_no, head = lines[0]
-    header = _ints(head, head_no)
-    if len(header) < 2:
+    header = _ints(head[:2], head_no)
+    if len(head) < 2:
         raise FjsFormatError(f"line {head_no}: header must be '<jobs> <machines> [<average>]'")
     n_jobs, n_machines = header[0], header[1]
     if n_jobs <= 0 or n_machines <= 0:
@@ -61,9 +61,7 @@ def parse_fjs(text: str) -> ProblemData:
         ops = []
         for o in range(n_ops):
             if pos >= len(values):
-                raise FjsFormatError(
-                    f"{where}: declares {n_ops} operations but ends after {o}"
-                )
+                raise FjsFormatError(f"{where}: declares {n_ops} operations but ends after {o}")
             k = values[pos]
             pos += 1
             if k <= 0:
@@ -72,7 +70,7 @@ def parse_fjs(text: str) -> ProblemData:
                 raise FjsFormatError(
                     f"{where}: operation {o} declares {k} machines but the line ends early"
                 )
-            modes = []
+            modes: list[Mode] = []
             for _ in range(k):
                 machine, duration = values[pos], values[pos + 1]
                 pos += 2

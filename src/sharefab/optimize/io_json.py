@@ -43,7 +43,7 @@ def _get(obj: Any, key: str, path: str, kind: type | tuple[type, ...], default: 
     value = obj[key]
     if value is None and default is None:
         return None
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise JsonFormatError(f"{path}.{key}: expected {name}, got {type(value).__name__}")
     return value
@@ -132,9 +132,7 @@ def from_dict(doc: Any) -> ProblemData:
             modes = []
             for k, mode in enumerate(_get(op, "modes", q, list)):
                 mp = f"{q}.modes[{k}]"
-                modes.append(
-                    Mode(_get(mode, "resource", mp, int), _get(mode, "duration", mp, int))
-                )
+                modes.append(Mode(_get(mode, "resource", mp, int), _get(mode, "duration", mp, int)))
             ops.append(
                 Operation(
                     tuple(modes),
@@ -158,9 +156,11 @@ def from_dict(doc: Any) -> ProblemData:
         p = f"fixed[{k}]"
         fixed.append(
             FixedBooking(
-                *(_get(booking, key, p, int) for key in ("job", "operation", "resource")),
-                _get(booking, "start", p, int),
-                _get(booking, "end", p, int),
+                job=_get(booking, "job", p, int),
+                operation=_get(booking, "operation", p, int),
+                resource=_get(booking, "resource", p, int),
+                start=_get(booking, "start", p, int),
+                end=_get(booking, "end", p, int),
             )
         )
     return ProblemData(
@@ -213,7 +213,9 @@ def to_dict(data: ProblemData) -> dict[str, Any]:
                     {
                         "name": op.name,
                         "interruptible": op.interruptible,
-                        "modes": [{"resource": m.resource, "duration": m.duration} for m in op.modes],
+                        "modes": [
+                            {"resource": m.resource, "duration": m.duration} for m in op.modes
+                        ],
                     }
                     for op in job.operations
                 ],
@@ -221,8 +223,13 @@ def to_dict(data: ProblemData) -> dict[str, Any]:
             for job in data.jobs
         ],
         "fixed": [
-            {"job": b.job, "operation": b.operation, "resource": b.resource, "start": b.start,
-             "end": b.end}
+            {
+                "job": b.job,
+                "operation": b.operation,
+                "resource": b.resource,
+                "start": b.start,
+                "end": b.end,
+            }
             for b in data.fixed
         ],
     }
@@ -248,8 +255,13 @@ def plan_to_dict(schedule: Sequence[Any]) -> dict[str, Any]:
     """A plan as ``{"operations": [{"job", "operation", "resource", "start", "end"}, ...]}``."""
     return {
         "operations": [
-            {"job": a.job, "operation": a.operation, "resource": a.resource, "start": a.start,
-             "end": a.end}
+            {
+                "job": a.job,
+                "operation": a.operation,
+                "resource": a.resource,
+                "start": a.start,
+                "end": a.end,
+            }
             for a in schedule
         ]
     }

@@ -6,6 +6,7 @@ and returns one ``Violation`` per broken rule, each naming the job, operation an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ def validate(data: ProblemData, schedule: Iterable[Assignment]) -> list[Violatio
                         f"needs {duration}",
                     )
                 )
-            elif not _inside_one_window(windows, a.start, a.end):
+            elif duration > 0 and not _inside_one_window(windows, a.start, a.end):
                 out.append(
                     Violation(
                         "window",
@@ -99,17 +100,17 @@ def validate(data: ProblemData, schedule: Iterable[Assignment]) -> list[Violatio
         for o in range(len(job.operations)):
             if (j, o) not in by_op:
                 out.append(Violation("missing", f"operation {o} of job {j} is not scheduled"))
-        for a, b in job.arcs:
-            if (j, a) not in by_op or (j, b) not in by_op:
+        for u, w in job.arcs:
+            if (j, u) not in by_op or (j, w) not in by_op:
                 continue
-            pa, pb = by_op[(j, a)], by_op[(j, b)]
+            pa, pb = by_op[(j, u)], by_op[(j, w)]
             gap = data.transport(pa.resource, pb.resource)
             if pb.start < pa.end + gap:
                 extra = f" plus transport {gap}" if gap else ""
                 out.append(
                     Violation(
                         "precedence",
-                        f"operation {b} of job {j} starts at {pb.start}, before operation {a} "
+                        f"operation {w} of job {j} starts at {pb.start}, before operation {u} "
                         f"ends at {pa.end}{extra}",
                     )
                 )
@@ -119,7 +120,7 @@ def validate(data: ProblemData, schedule: Iterable[Assignment]) -> list[Violatio
             per_resource.setdefault(a.resource, []).append(a)
     for r, items in per_resource.items():
         items.sort(key=lambda a: (a.start, a.end))
-        for prev, nxt in zip(items, items[1:], strict=False):
+        for prev, nxt in itertools.pairwise(items):
             if nxt.start < prev.end:
                 out.append(
                     Violation(
@@ -128,14 +129,18 @@ def validate(data: ProblemData, schedule: Iterable[Assignment]) -> list[Violatio
                         f"{nxt.operation} of job {nxt.job} overlap on resource {r}",
                     )
                 )
-    for b in data.fixed:
-        got = by_op.get((b.job, b.operation))
-        if got is not None and (got.resource, got.start, got.end) != (b.resource, b.start, b.end):
+    for fb in data.fixed:
+        got = by_op.get((fb.job, fb.operation))
+        if got is not None and (got.resource, got.start, got.end) != (
+            fb.resource,
+            fb.start,
+            fb.end,
+        ):
             out.append(
                 Violation(
                     "fixed",
-                    f"operation {b.operation} of job {b.job} is fixed on resource {b.resource} "
-                    f"at [{b.start}, {b.end}) but scheduled on {got.resource} at "
+                    f"operation {fb.operation} of job {fb.job} is fixed on resource {fb.resource} "
+                    f"at [{fb.start}, {fb.end}) but scheduled on {got.resource} at "
                     f"[{got.start}, {got.end})",
                 )
             )

@@ -1,0 +1,76 @@
+"""Solver parameters as dataclasses, loadable from TOML (``SolveParams.from_file``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CpSatParams:
+    """The CP-SAT model and search.
+
+    redundant_cumulative: a cumulative per resource group (capacity = group size), giving
+        CP-SAT the load bound during search.
+    load_bounds: makespan >= load of each resource (linear, over the mode literals).
+    symmetry_breaking: order identical resources by the first operation they run.
+    """
+
+    redundant_cumulative: bool = True
+    load_bounds: bool = True
+    symmetry_breaking: bool = True
+    log_search: bool = False
+
+
+@dataclass(frozen=True)
+class TabuParams:
+    """Tabu search on assignment and sequence (makespan, plain flexible job shops only)."""
+
+    enabled: bool = True
+    tenure_min: int = 2
+    tenure_span: int = 10
+    restart_after: int = 4000
+    perturbation_moves: int = 4
+
+
+@dataclass(frozen=True)
+class LnsParams:
+    """Large-neighbourhood search around CP-SAT (used when tabu does not apply)."""
+
+    enabled: bool = True
+    neighbourhood_jobs: float = 0.3
+    sub_time_limit: float = 2.0
+    min_time_for_lns: float = 5.0
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    cpsat: CpSatParams = field(default_factory=CpSatParams)
+    tabu: TabuParams = field(default_factory=TabuParams)
+    lns: LnsParams = field(default_factory=LnsParams)
+    heuristic_starts: int = 8
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> SolveParams:
+        kwargs: dict[str, Any] = {}
+        nested = {"cpsat": CpSatParams, "tabu": TabuParams, "lns": LnsParams}
+        known = {f.name for f in fields(cls)}
+        for key, value in doc.items():
+            if key not in known:
+                raise ValueError(f"unknown solver parameter {key!r}")
+            if key in nested:
+                sub_known = {f.name for f in fields(nested[key])}
+                unknown = set(value) - sub_known
+                if unknown:
+                    raise ValueError(f"unknown parameter(s) in [{key}]: {sorted(unknown)}")
+                kwargs[key] = nested[key](**value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SolveParams:
+        with open(path, "rb") as fh:
+            return cls.from_dict(tomllib.load(fh))
