@@ -32,9 +32,7 @@ import_all_models()
 
 def _backends() -> list[object]:
     backends: list[object] = ["sqlite"]
-    if POSTGRES_URL:
-        backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
-    elif IN_CI:
+    if POSTGRES_URL or IN_CI:
         backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
     return backends
 

@@ -22,7 +22,9 @@ def created(response: Any) -> dict[str, Any]:
     return body
 
 
-def make_org(client: TestClient, name: str = "Kunshan Hengda Precision", **kw: Any) -> dict[str, Any]:
+def make_org(
+    client: TestClient, name: str = "Kunshan Hengda Precision", **kw: Any
+) -> dict[str, Any]:
     """A provider-and-buyer organisation unless told otherwise."""
     body = {"name": name, "is_provider": True, "is_buyer": True, **kw}
     return created(client.post("/api/v1/organizations", json=body))

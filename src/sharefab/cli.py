@@ -5,12 +5,18 @@ from __future__ import annotations
 import typer
 
 from sharefab.engine.cli import bench_app, solve_command
+from sharefab.platform_cli import db_app, demo_command, seed_command, serve_command
 
 app = typer.Typer(
     name="sharefab",
     help="sharefab: an open-source shared manufacturing platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
+app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.command("seed")(seed_command)
+app.add_typer(db_app, name="db")
 app.command("solve")(solve_command)
 app.add_typer(bench_app, name="bench", help="Benchmarks against public instances and peers.")

@@ -122,7 +122,9 @@ class TestResources:
             "hourly_rate_minor": -1,
             "capabilities": [{"code": "turning.cnc"}],
         }
-        fields = {e["field"] for e in problem(client.post("/api/v1/resources", json=body), 422)["errors"]}
+        fields = {
+            e["field"] for e in problem(client.post("/api/v1/resources", json=body), 422)["errors"]
+        }
         assert fields == {"body.kind", "body.hourly_rate_minor"}
 
     def test_update_replaces_capabilities(self, client: TestClient) -> None:
@@ -178,15 +180,19 @@ class TestWindows:
             "starts_at": iso(T0 + timedelta(hours=10)),
             "ends_at": iso(T0 + timedelta(hours=9)),
         }
-        assert "ends_at must be after" in problem(
-            client.post("/api/v1/capacity-windows", json=body), 422
-        )["detail"]
+        assert (
+            "ends_at must be after"
+            in problem(client.post("/api/v1/capacity-windows", json=body), 422)["detail"]
+        )
 
     def test_naive_time_refused(self, client: TestClient) -> None:
         """A time without a zone is refused rather than guessed."""
         res = self._resource(client)
         body = {"resource_id": res["id"], "starts_at": "2027-03-01T08:00:00", "ends_at": iso(T0)}
-        assert "time zone" in problem(client.post("/api/v1/capacity-windows", json=body), 422)["detail"]
+        assert (
+            "time zone"
+            in problem(client.post("/api/v1/capacity-windows", json=body), 422)["detail"]
+        )
 
     def test_overlap_is_conflict(self, client: TestClient) -> None:
         """A window overlapping another on the same resource is 409 naming the other window."""
@@ -257,6 +263,7 @@ class TestCapacitySearch:
         params = {"capability": "nope", "start": iso(T0), "end": iso(T0 + timedelta(hours=1))}
         problem(client.get("/api/v1/capacity/search", params=params), 404)
         params = {"capability": "turning.cnc", "start": iso(T0), "end": iso(T0)}
-        assert "end must be after start" in problem(
-            client.get("/api/v1/capacity/search", params=params), 422
-        )["detail"]
+        assert (
+            "end must be after start"
+            in problem(client.get("/api/v1/capacity/search", params=params), 422)["detail"]
+        )

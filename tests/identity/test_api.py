@@ -22,7 +22,9 @@ class TestCreateOrganization:
     def test_taken_slug_is_conflict(self, client: TestClient) -> None:
         """An explicit slug already in use is refused with 409 naming the slug."""
         make_org(client, "A", slug="acme")
-        body = problem(client.post("/api/v1/organizations", json={"name": "B", "slug": "acme"}), 409)
+        body = problem(
+            client.post("/api/v1/organizations", json={"name": "B", "slug": "acme"}), 409
+        )
         assert "acme" in body["detail"]
 
     def test_unknown_field_is_named(self, client: TestClient) -> None:

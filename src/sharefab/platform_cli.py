@@ -1,0 +1,160 @@
+"""CLI adapters for running the platform: `serve`, `db upgrade`, `seed`, `demo`.
+
+Every failure a user can cause prints one line on stderr and exits non-zero; no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from sharefab.kit.db import build_engine, database_label, unit_of_work
+from sharefab.kit.migrate import current_revision, head_revision, upgrade
+from sharefab.kit.settings import get_settings
+
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+console = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="SQLAlchemy URL; default SHAREFAB_DATABASE_URL or the SQLite file var/sharefab.db.",
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def open_database(url: str | None) -> Engine:
+    """An engine for `url` (or the configured one) that has answered a first query."""
+    url = url or get_settings().database_url
+    try:
+        engine = build_engine(url)
+        with engine.connect():
+            pass
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise fail(f"cannot open the database {database_label(url)}: {reason}") from None
+    return engine
+
+
+def migrate_and_load_taxonomy(engine: Engine) -> int:
+    """Bring the schema to the newest migration and sync the capability taxonomy."""
+    from sharefab.capacity.service import sync_taxonomy
+
+    upgrade(engine)
+    with unit_of_work(engine) as session:
+        return sync_taxonomy(session)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Create or migrate the schema to the newest version and load the capability taxonomy."""
+    engine = open_database(database)
+    try:
+        count = migrate_and_load_taxonomy(engine)
+    except OperationalError as exc:
+        raise fail(f"migration failed: {str(exc.orig).splitlines()[0]}") from None
+    console.print(
+        f"database {database_label(str(engine.url))} at migration {current_revision(engine)}; "
+        f"{count} capabilities in the taxonomy"
+    )
+
+
+@db_app.command("status")
+def db_status(database: DatabaseOption = None) -> None:
+    """Show the database's migration and whether it is current."""
+    engine = open_database(database)
+    current, head = current_revision(engine), head_revision(engine)
+    state = (
+        "current" if current == head else f"behind (newest is {head}); run `sharefab db upgrade`"
+    )
+    print(f"{database_label(str(engine.url))}: migration {current or 'none'}, {state}")
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database: DatabaseOption = None,
+    upgrade_first: Annotated[
+        bool, typer.Option("--upgrade/--no-upgrade", help="Migrate the schema before serving.")
+    ] = True,
+) -> None:
+    """Serve the API (and pages) with uvicorn."""
+    import uvicorn
+
+    from sharefab.app import create_app
+
+    engine = open_database(database)
+    if upgrade_first:
+        migrate_and_load_taxonomy(engine)
+    elif current_revision(engine) != head_revision(engine):
+        raise fail("the database schema is not current; run `sharefab db upgrade` first")
+    console.print(f"sharefab serving on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+
+
+def seed_command(
+    database: DatabaseOption = None,
+    size: Annotated[str, typer.Option(help="Cluster size: demo, S, M, L or XL.")] = "demo",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same cluster.")] = 7,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Horizon start date (YYYY-MM-DD, a Monday); default: next Monday."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Seed even if the database holds data.")] = False,
+) -> None:
+    """Fill the database with a realistic industrial cluster (factories, machines, windows,
+    orders)."""
+    from sharefab.seed import SeedError, seed_cluster
+
+    engine = open_database(database)
+    migrate_and_load_taxonomy(engine)
+    try:
+        summary = seed_cluster(engine, size=size, seed=seed, start=start, force=force)
+    except SeedError as exc:
+        raise fail(str(exc)) from None
+    console.print(summary.describe())
+
+
+def demo_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database: DatabaseOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the demo cluster.")] = 7,
+) -> None:
+    """Migrate, seed a demo cluster (once) and serve the platform."""
+    from sharefab.seed import seed_cluster
+
+    engine = open_database(database)
+    migrate_and_load_taxonomy(engine)
+    summary = seed_cluster(
+        engine, size="demo", seed=seed, start=None, force=False, skip_if_seeded=True
+    )
+    console.print(summary.describe())
+    if os.environ.get("SHAREFAB_DEMO_NO_SERVE"):
+        return
+    url = f"http://{host}:{port}"
+    console.print(
+        f"\n[bold green]sharefab demo is up:[/bold green] {url}\n"
+        f"  API docs      {url}/docs\n"
+        f"  resources     {url}/api/v1/resources\n"
+        f"  orders        {url}/api/v1/orders\n"
+        "  stop with Ctrl-C",
+        highlight=False,
+    )
+    sys.stdout.flush()
+    serve_command(
+        host=host, port=port, database=str(engine.url.render_as_string(False)), upgrade_first=False
+    )
