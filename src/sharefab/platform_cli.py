@@ -80,7 +80,7 @@ def db_status(database: DatabaseOption = None) -> None:
     state = (
         "current" if current == head else f"behind (newest is {head}); run `sharefab db upgrade`"
     )
-    print(f"{database_label(str(engine.url))}: migration {current or 'none'}, {state}")
+    typer.echo(f"{database_label(str(engine.url))}: migration {current or 'none'}, {state}")
 
 
 def serve_command(

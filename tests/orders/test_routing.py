@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -57,8 +59,9 @@ def test_back_edge_makes_cycle(
     preds = {k: list(v) for k, v in preds.items()}
     preds[p].append(s)
     cycle = find_cycle(preds, order)
-    assert cycle and cycle[0] == cycle[-1]
-    for a, b in zip(cycle, cycle[1:]):
+    assert cycle
+    assert cycle[0] == cycle[-1]
+    for a, b in itertools.pairwise(cycle):
         assert a in preds[b]  # each hop follows a precedence: b waits for a
     with pytest.raises(RoutingError, match="cycle"):
         check_routing(preds, order)
