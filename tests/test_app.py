@@ -1,0 +1,44 @@
+"""The app as a whole: health probes, OpenAPI, and problem answers for unknown routes."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.factories import problem
+
+
+def test_probes(client: TestClient) -> None:
+    """/healthz answers ok and /readyz reports the database at the newest migration."""
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+def test_openapi_lists_every_resource(client: TestClient) -> None:
+    """The OpenAPI document at /openapi.json covers each collection, and /docs serves it."""
+    paths = client.get("/openapi.json").json()["paths"]
+    for collection in [
+        "organizations",
+        "sites",
+        "resources",
+        "capacity-windows",
+        "orders",
+        "capabilities",
+    ]:
+        assert f"/api/v1/{collection}" in paths
+        assert any(p.startswith(f"/api/v1/{collection}/{{") for p in paths)
+    assert "/api/v1/capacity/search" in paths
+    assert client.get("/docs").status_code == 200
+
+
+def test_unknown_route_and_method_are_problems(client: TestClient) -> None:
+    """A wrong path or method answers problem+json that points at /docs."""
+    assert "/docs" in problem(client.get("/api/v1/nothing-here"), 404)["detail"]
+    assert "/docs" in problem(client.put("/api/v1/organizations"), 405)["detail"]
+
+
+def test_malformed_id_is_named(client: TestClient) -> None:
+    """A path id that is not a number is refused naming the path parameter."""
+    body = problem(client.get("/api/v1/orders/abc"), 422)
+    assert body["errors"][0]["field"] == "path.order_id"
