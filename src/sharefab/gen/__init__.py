@@ -1,0 +1,43 @@
+"""Deterministic generators of realistic manufacturing data (demo and benchmark clusters)."""
+
+from sharefab.gen.cluster import (
+    SIZES,
+    Cluster,
+    ClusterSpec,
+    GenCapability,
+    GenOperation,
+    GenOrder,
+    GenOrganization,
+    GenResource,
+    GenSite,
+    GenWindow,
+    cluster_summary,
+    cluster_to_dict,
+    cluster_to_json,
+    generate_cluster,
+    haversine_km,
+    operation_minutes,
+    transport_cost_minor,
+    transport_minutes,
+)
+
+__all__ = [
+    "SIZES",
+    "Cluster",
+    "ClusterSpec",
+    "GenCapability",
+    "GenOperation",
+    "GenOrder",
+    "GenOrganization",
+    "GenResource",
+    "GenSite",
+    "GenWindow",
+    "cluster_summary",
+    "cluster_to_dict",
+    "cluster_to_json",
+    "generate_cluster",
+    "haversine_km",
+    "operation_minutes",
+    "transport_cost_minor",
+    "transport_minutes",
+]
