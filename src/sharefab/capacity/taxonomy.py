@@ -32,7 +32,7 @@ RESOURCE_KINDS: tuple[str, ...] = (
 )
 
 
-class UnknownCapability(KeyError):  # noqa: N818 - the name is the public contract
+class UnknownCapability(KeyError):
     """A capability code that is not in the taxonomy."""
 
     def __init__(self, code: str, suggestions: tuple[str, ...] = ()) -> None:

@@ -1403,6 +1403,7 @@ _CLASSES: tuple[ResourceClass, ...] = (
         (120, 200),
         1.0,
         (450, 350, 100),
+        continuous=True,
     ),
     _rc(
         "aoi",
@@ -1415,6 +1416,7 @@ _CLASSES: tuple[ResourceClass, ...] = (
         1.0,
         (510, 460, 25),
         10,
+        continuous=True,
     ),
     _rc(
         "ict",
@@ -1424,6 +1426,7 @@ _CLASSES: tuple[ResourceClass, ...] = (
         ("Keysight i3070", "Teradyne TestStation"),
         ("pcb.ict",),
         (120, 200),
+        continuous=True,
     ),
     _rc(
         "coat-machine",
@@ -1435,6 +1438,7 @@ _CLASSES: tuple[ResourceClass, ...] = (
         (80, 140),
         1.0,
         (450, 450, 100),
+        continuous=True,
     ),
 )
 
@@ -1835,7 +1839,7 @@ def _s(
     return Step(tuple(caps.split("|")), name, name_zh, setup, unit, p, after, mat)
 
 
-_DELIVER = _s("logistics.truck", "Delivery to customer", "送货", (60, 150), p=0.75)
+_DELIVER = _s("logistics.truck", "Delivery to customer", "送货", (60, 150), p=0.8)
 _DELIVER_VAN = _s("logistics.van|logistics.truck", "Delivery to customer", "送货", (45, 120), p=0.7)
 
 TEMPLATES: tuple[Template, ...] = (
@@ -1854,10 +1858,11 @@ TEMPLATES: tuple[Template, ...] = (
             ("Sensor mount", "传感器支架"),
         ),
         (
-            _s("design.cam_programming", "CAM programming", "数控编程", (60, 240), p=0.5),
+            _s("design.cam_programming", "CAM programming", "数控编程", (60, 240), p=0.6),
             _s("milling.cnc.3axis", "Rough milling", "粗铣", (30, 90), (120, 900)),
             _s("milling.cnc.5axis", "5-axis finish milling", "五轴精铣", (45, 120), (300, 1800)),
-            _s("finishing.sandblast", "Bead blasting", "喷砂", (10, 30), (20, 90), p=0.5),
+            _s("inspection.first_article", "First-article inspection", "首件检验", (30, 90), p=0.4),
+            _s("finishing.sandblast", "Bead blasting", "喷砂", (10, 30), (20, 90), p=0.6),
             _s(
                 "coating.anodize|plating.nickel|finishing.passivation",
                 "Surface treatment",
@@ -1867,6 +1872,7 @@ TEMPLATES: tuple[Template, ...] = (
                 p=0.85,
             ),
             _s("inspection.cmm", "CMM inspection (sampling plan)", "三坐标抽检", (60, 240)),
+            _s("logistics.packaging", "Packaging", "包装", (15, 30), (2, 10), p=0.5),
             _DELIVER,
         ),
     ),
@@ -1883,6 +1889,7 @@ TEMPLATES: tuple[Template, ...] = (
             ("Piston rod", "活塞杆"),
         ),
         (
+            _s("design.dfm_review", "DFM review", "可制造性评审", (60, 180), p=0.3),
             _s("turning.cnc|turning.mill_turn", "CNC turning", "数控车削", (30, 90), (60, 400)),
             _s("drilling.deep_hole", "Deep-hole drilling", "深孔钻", (30, 60), (120, 600), p=0.2),
             _s(
@@ -1911,6 +1918,7 @@ TEMPLATES: tuple[Template, ...] = (
             ),
             _s("testing.hardness", "Hardness check", "硬度检测", (15, 45), p=0.6),
             _s("inspection.cmm|inspection.first_article", "Final inspection", "终检", (30, 120)),
+            _s("logistics.packaging", "Packaging", "包装", (15, 30), (2, 10), p=0.5),
             _DELIVER,
         ),
     ),
@@ -1957,6 +1965,7 @@ TEMPLATES: tuple[Template, ...] = (
             ),
             _s("assembly.manual", "Hardware fitting", "五金装配", (15, 30), (60, 300), p=0.4),
             _s("inspection.first_article", "Final inspection", "终检", (30, 90), p=0.7),
+            _s("logistics.packaging", "Packaging", "包装", (15, 30), (2, 10), p=0.5),
             _DELIVER,
         ),
     ),
@@ -1979,12 +1988,12 @@ TEMPLATES: tuple[Template, ...] = (
                 "Mould-flow and DFM review",
                 "模流与可制造性分析",
                 (60, 240),
-                p=0.5,
+                p=0.6,
             ),
             _s("molding.injection", "Injection moulding", "注塑", (60, 180), (15, 60)),
-            _s("molding.overmold", "TPE overmoulding", "包胶", (60, 120), (20, 60), p=0.2),
-            _s("coating.paint", "Spray painting", "喷漆", (30, 60), (5, 20), p=0.25),
-            _s("assembly.manual|assembly.line", "Sub-assembly", "组装", (15, 30), (10, 60), p=0.4),
+            _s("molding.overmold", "TPE overmoulding", "包胶", (60, 120), (20, 60), p=0.3),
+            _s("coating.paint", "Spray painting", "喷漆", (30, 60), (3, 10), p=0.35),
+            _s("assembly.manual|assembly.line", "Sub-assembly", "组装", (15, 30), (8, 30), p=0.5),
             _s(
                 "inspection.optical_scan|inspection.first_article",
                 "First-article check",
@@ -1997,9 +2006,9 @@ TEMPLATES: tuple[Template, ...] = (
                 "Heat-ageing test (24 h)",
                 "高温老化试验",
                 (720, 1440),
-                p=0.2,
+                p=0.3,
             ),
-            _s("logistics.packaging", "Packaging", "包装", (15, 30), (2, 8), p=0.5),
+            _s("logistics.packaging", "Packaging", "包装", (15, 30), (2, 8), p=0.7),
             _DELIVER,
         ),
     ),
@@ -2198,7 +2207,7 @@ TEMPLATES: tuple[Template, ...] = (
                 "Design for additive manufacturing",
                 "增材设计",
                 (120, 360),
-                p=0.5,
+                p=0.7,
             ),
             _s(
                 "print3d.sls|print3d.slm|print3d.fdm|print3d.sla",
@@ -2394,9 +2403,10 @@ TEMPLATES: tuple[Template, ...] = (
         (
             _s("stamping.progressive", "Progressive-die stamping", "级进模冲压", (60, 180), (1, 4)),
             _s("plating.zinc|plating.nickel", "Plating", "电镀", (30, 60), (1, 5), p=0.7),
-            _s("joining.riveting", "Riveting", "铆接", (15, 30), (3, 10), p=0.3),
+            _s("joining.riveting", "Riveting", "铆接", (15, 30), (3, 10), p=0.4),
+            _s("testing.salt_spray", "Salt-spray test (24 h)", "盐雾试验", (1440, 1440), p=0.25),
             _s("inspection.first_article", "First-article inspection", "首件检验", (30, 90)),
-            _s("logistics.packaging", "Packaging", "包装", (15, 30), (1, 3), p=0.5),
+            _s("logistics.packaging", "Packaging", "包装", (15, 30), (1, 3), p=0.8),
             _DELIVER,
         ),
     ),
@@ -2431,7 +2441,7 @@ TEMPLATES: tuple[Template, ...] = (
     # simple one-step jobs
     Template(
         "laser_cut_blanks",
-        1.5,
+        1,
         ("SPCC", "Q235", "SUS304", "AL5052"),
         (50, 2000),
         (("Laser-cut blanks", "激光切割下料件"), ("Flange blanks", "法兰毛坯")),
@@ -2439,7 +2449,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "cmm_inspection",
-        1,
+        0.7,
         ("AL6061", "SUS304", "S45C"),
         (1, 20),
         (("CMM inspection of customer parts", "来件三坐标检测"),),
@@ -2447,7 +2457,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "heat_treat_job",
-        1,
+        0.7,
         ("SKD11", "SKD61", "S136"),
         (10, 500),
         (("Vacuum hardening of dies", "模具真空淬火"),),
@@ -2463,7 +2473,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "anodize_job",
-        1,
+        0.7,
         ("AL6061", "AL7075"),
         (100, 5000),
         (("Anodising of machined parts", "机加件阳极氧化"),),
@@ -2471,7 +2481,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "tensile_test",
-        0.8,
+        0.5,
         ("Q235", "S45C", "AL6061", "SUS304"),
         (3, 30),
         (("Tensile test of material batch", "材料批次拉伸试验"),),
@@ -2479,7 +2489,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "sls_print",
-        0.8,
+        0.5,
         ("PA12",),
         (1, 200),
         (("SLS printed parts", "SLS打印件"),),
@@ -2487,7 +2497,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "salt_spray_test",
-        0.6,
+        0.4,
         ("Q235", "ADC12", "SPCC"),
         (3, 20),
         (("Salt-spray test of coated samples", "涂层样件盐雾试验"),),
@@ -2495,7 +2505,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "transport_job",
-        0.8,
+        0.5,
         ("Q235",),
         (1, 1),
         (("Transfer of parts between plants", "厂间转运"),),
@@ -2503,7 +2513,7 @@ TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "dfm_job",
-        0.5,
+        0.3,
         ("AL6061",),
         (1, 1),
         (("DFM review of new design", "新品可制造性评审"),),

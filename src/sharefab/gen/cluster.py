@@ -741,6 +741,12 @@ def _nice_quantity(q: float) -> int:
     return max(step, round(q / step) * step)
 
 
+def _nice_floor(q: int) -> int:
+    """The largest round quantity not above ``q``."""
+    step = 1 if q < 10 else 5 if q < 50 else 10 if q < 200 else 50 if q < 1000 else 100
+    return max(1, q // step * step)
+
+
 @dataclass(slots=True)
 class _Draft:
     step_index: int
@@ -908,7 +914,8 @@ def _make_orders(
                 for cls, ln in d.offer.longest.items():
                     u = d.class_units[cls]
                     qmax = max(qmax, int((0.9 * ln - d.setup) * 60 // u))
-                qty = max(1, min(qty, qmax))
+                if qmax < qty:
+                    qty = max(1, _nice_floor(qmax))
         for d in drafts:
             if d.unit and not _fits(d, qty):
                 # Rare: a piece takes longer than any window allows; shorten it to fit.
