@@ -18,16 +18,24 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from sharefab.app import create_app
+from sharefab.audit import recorder as audit_recorder
 from sharefab.capacity.service import sync_taxonomy
 from sharefab.kit.db import Base, build_engine, session_factory, unit_of_work
 from sharefab.kit.migrate import upgrade
+from sharefab.kit.settings import get_settings
 from sharefab.models import import_all_models
+from tests.factories import Tenants, make_tenants
 
 POSTGRES_URL = os.environ.get("SHAREFAB_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 KEEP_TABLES = {"capabilities", "alembic_version"}
 
+os.environ.setdefault("SHAREFAB_SECRET_KEY", "test-signing-key-not-for-production-0123456789")
+os.environ.setdefault("SHAREFAB_RATE_LIMIT_PER_MINUTE", "1000000")
+os.environ.setdefault("SHAREFAB_RATE_LIMIT_BURST", "1000000")
+get_settings.cache_clear()
 import_all_models()
+audit_recorder.install()
 
 
 def _backends() -> list[object]:
@@ -107,7 +115,20 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(engine: Engine) -> Iterator[TestClient]:
-    """An HTTP client for the app bound to the test database."""
+def tenants(engine: Engine) -> Tenants:
+    """The operator and four organisations, each with a signed-in admin (see factories)."""
+    return make_tenants(engine)
+
+
+@pytest.fixture
+def app_client(engine: Engine) -> Iterator[TestClient]:
+    """An HTTP client with no credentials (anonymous)."""
     with TestClient(create_app(engine), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def client(app_client: TestClient, tenants: Tenants) -> TestClient:
+    """An HTTP client signed in as an admin of `acme`, a provider and buyer."""
+    app_client.headers.update(tenants["acme"].headers)
+    return app_client

@@ -2,12 +2,76 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from sharefab.identity.models import Membership, Organization, Role, User
+from sharefab.identity.security import hash_password, issue_access_token
+from sharefab.kit.db import unit_of_work
 
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organisation with one signed-in user."""
+
+    name: str
+    org_id: int
+    user_id: int
+    email: str
+    headers: dict[str, str]
+
+
+Tenants = dict[str, Tenant]
+
+# name: (is_provider, is_buyer, is_operator, role)
+TENANT_KINDS = {
+    "operator": (False, False, True, Role.operator),
+    "acme": (True, True, False, Role.admin),
+    "rival": (True, True, False, Role.admin),
+    "buyer2": (False, True, False, Role.admin),
+    "provider2": (True, False, False, Role.admin),
+}
+
+
+def add_user(engine: Engine, org_id: int, email: str, role: Role = Role.admin) -> int:
+    """A user with the test password in `org_id`; returns the user id."""
+    with unit_of_work(engine) as s:
+        user = User(
+            email=email, full_name=email.split("@")[0], password_hash=hash_password(PASSWORD)
+        )
+        s.add(user)
+        s.flush()
+        s.add(Membership(user_id=user.id, organization_id=org_id, role=role))
+        return user.id
+
+
+def make_tenants(engine: Engine) -> Tenants:
+    """The platform operator and four organisations, each with an admin and a token."""
+    out: Tenants = {}
+    for name, (provider, buyer, operator, role) in TENANT_KINDS.items():
+        with unit_of_work(engine) as s:
+            org = Organization(
+                name=f"{name.title()} Co",
+                slug=name,
+                is_provider=provider,
+                is_buyer=buyer,
+                is_operator=operator,
+            )
+            s.add(org)
+            s.flush()
+            org_id = org.id
+        email = f"admin@{name}.example"
+        user_id = add_user(engine, org_id, email, role)
+        token = issue_access_token(user_id, org_id)
+        out[name] = Tenant(name, org_id, user_id, email, {"Authorization": f"Bearer {token}"})
+    return out
 
 
 def iso(moment: datetime) -> str:
@@ -22,19 +86,11 @@ def created(response: Any) -> dict[str, Any]:
     return body
 
 
-def make_org(
-    client: TestClient, name: str = "Kunshan Hengda Precision", **kw: Any
-) -> dict[str, Any]:
-    """A provider-and-buyer organisation unless told otherwise."""
-    body = {"name": name, "is_provider": True, "is_buyer": True, **kw}
-    return created(client.post("/api/v1/organizations", json=body))
-
-
 def make_site(
-    client: TestClient, org_id: int, lat: float = 31.38, lon: float = 120.98, **kw: Any
+    client: TestClient, lat: float = 31.38, lon: float = 120.98, **kw: Any
 ) -> dict[str, Any]:
-    """A site of `org_id` at the given coordinates (Kunshan by default)."""
-    body = {"organization_id": org_id, "name": "Plant 1", "latitude": lat, "longitude": lon, **kw}
+    """A site of the caller's organisation at the given coordinates (Kunshan by default)."""
+    body = {"name": "Plant 1", "latitude": lat, "longitude": lon, **kw}
     return created(client.post("/api/v1/sites", json=body))
 
 
@@ -70,10 +126,9 @@ def make_window(
     return created(client.post("/api/v1/capacity-windows", json=body))
 
 
-def order_body(org_id: int, reference: str = "PO-1001", **kw: Any) -> dict[str, Any]:
+def order_body(reference: str = "PO-1001", **kw: Any) -> dict[str, Any]:
     """A valid two-step order (mill then anodise) of 40 housings due in ten days."""
     body: dict[str, Any] = {
-        "organization_id": org_id,
         "reference": reference,
         "title": "Gearbox housing",
         "material": "AL6061",

@@ -10,11 +10,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from sharefab import __version__
+from sharefab.audit import recorder as audit_recorder
 from sharefab.capacity.api import router as capacity_router
+from sharefab.identity.api import auth_router
 from sharefab.identity.api import router as identity_router
 from sharefab.kit.db import get_engine
+from sharefab.kit.middleware import BodyLimitMiddleware, RateLimitMiddleware, RequestIdMiddleware
 from sharefab.kit.migrate import current_revision, head_revision
-from sharefab.kit.problems import install_problem_handlers
+from sharefab.kit.problems import install_problem_handlers, problem_response
+from sharefab.kit.settings import get_settings
 from sharefab.orders.api import router as orders_router
 
 API_PREFIX = "/api/v1"
@@ -31,8 +35,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine or get_engine()
     install_problem_handlers(app)
+    audit_recorder.install()
+    settings = get_settings()
+    app.add_middleware(
+        RateLimitMiddleware,
+        per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
     api.include_router(identity_router)
     api.include_router(capacity_router)
     api.include_router(orders_router)
@@ -50,8 +64,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.get("/readyz", tags=["operations"])
     def readyz() -> Any:
         """The database answers and its schema is at the newest migration."""
-        from sharefab.kit.problems import problem_response
-
         eng: Engine = app.state.engine
         try:
             with eng.connect() as conn:

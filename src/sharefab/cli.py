@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sharefab.audit.cli import audit_app
 from sharefab.engine.cli import bench_app, solve_command
 from sharefab.platform_cli import db_app, demo_command, seed_command, serve_command
 
@@ -18,5 +19,6 @@ app.command("demo")(demo_command)
 app.command("serve")(serve_command)
 app.command("seed")(seed_command)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.command("solve")(solve_command)
 app.add_typer(bench_app, name="bench", help="Benchmarks against public instances and peers.")

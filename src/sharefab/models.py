@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def import_all_models() -> None:
     """Import each domain's `models` module so its tables join the shared metadata."""
+    import sharefab.audit.models
     import sharefab.capacity.models
     import sharefab.identity.models
     import sharefab.market.models

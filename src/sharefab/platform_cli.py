@@ -14,12 +14,14 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from sharefab.audit import recorder as audit_recorder
 from sharefab.kit.db import build_engine, database_label, unit_of_work
 from sharefab.kit.migrate import current_revision, head_revision, upgrade
 from sharefab.kit.settings import get_settings
+from sharefab.models import import_all_models
 
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DatabaseOption = Annotated[
     str | None,
@@ -39,6 +41,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def open_database(url: str | None) -> Engine:
     """An engine for `url` (or the configured one) that has answered a first query."""
     url = url or get_settings().database_url
+    import_all_models()
+    audit_recorder.install()
     try:
         engine = build_engine(url)
         with engine.connect():

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from sharefab.capacity.models import Resource, ResourceCapability
 from tests.factories import (
     T0,
+    Tenants,
     iso,
-    make_org,
     make_resource,
     make_site,
     make_window,
@@ -44,9 +44,8 @@ class TestCapabilities:
 class TestSites:
     def test_crud(self, client: TestClient) -> None:
         """A site is created, listed by owner, updated and deleted."""
-        org = make_org(client)
-        site = make_site(client, org["id"], city="Kunshan", region="Suzhou")
-        listed = client.get("/api/v1/sites", params={"organization_id": org["id"]}).json()
+        site = make_site(client, city="Kunshan", region="Suzhou")
+        listed = client.get("/api/v1/sites").json()
         assert [s["id"] for s in listed["items"]] == [site["id"]]
         resp = client.patch(f"/api/v1/sites/{site['id']}", json={"name": "Plant 2"})
         assert resp.json()["name"] == "Plant 2"
@@ -55,34 +54,42 @@ class TestSites:
 
     def test_bad_coordinates_and_zone(self, client: TestClient) -> None:
         """A latitude out of range and an unknown time zone are each named."""
-        org = make_org(client)
-        body = {"organization_id": org["id"], "name": "X", "latitude": 95, "longitude": 120}
+        body = {"name": "X", "latitude": 95, "longitude": 120}
         assert problem(client.post("/api/v1/sites", json=body), 422)["errors"][0]["field"] == (
             "body.latitude"
         )
         body = {**body, "latitude": 31, "timezone": "Mars/Olympus"}
         assert "Mars/Olympus" in problem(client.post("/api/v1/sites", json=body), 422)["detail"]
 
-    def test_unknown_owner(self, client: TestClient) -> None:
-        """A site for an organisation that does not exist is refused."""
-        body = {"organization_id": 404, "name": "X", "latitude": 31, "longitude": 120}
-        assert "organization 404" in problem(client.post("/api/v1/sites", json=body), 422)["detail"]
+    def test_owner_cannot_be_chosen(self, client: TestClient) -> None:
+        """A site always belongs to the caller: naming another owner is refused."""
+        body = {"organization_id": 2, "name": "X", "latitude": 31, "longitude": 120}
+        err = problem(client.post("/api/v1/sites", json=body), 422)
+        assert err["errors"][0]["field"] == "body.organization_id"
+
+    def test_foreign_site_is_hidden(self, client: TestClient, tenants: Tenants) -> None:
+        """Another organisation's site is 404 to read or change, and absent from lists."""
+        theirs = make_site(client.__class__(client.app, headers=tenants["rival"].headers))
+        problem(client.get(f"/api/v1/sites/{theirs['id']}"), 404)
+        problem(client.patch(f"/api/v1/sites/{theirs['id']}", json={"name": "mine"}), 404)
+        assert client.get("/api/v1/sites").json()["total"] == 0
+        op = tenants["operator"].headers
+        assert client.get(f"/api/v1/sites/{theirs['id']}", headers=op).status_code == 200
+        problem(client.patch(f"/api/v1/sites/{theirs['id']}", json={"name": "x"}, headers=op), 403)
 
 
 class TestResources:
     def test_create_takes_owner_from_site(self, client: TestClient) -> None:
         """A resource belongs to its site's organisation and lists its capabilities."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         res = make_resource(client, site["id"], materials=["AL6061", "SUS304"])
-        assert res["organization_id"] == org["id"]
+        assert res["organization_id"] == site["organization_id"]
         assert res["capabilities"][0]["code"] == "milling.cnc.5axis"
         assert res["capabilities"][0]["materials"] == ["AL6061", "SUS304"]
 
     def test_unknown_capability_suggests(self, client: TestClient, session: Session) -> None:
         """An unknown capability code is refused with a suggestion, and nothing is written."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         body = {
             "site_id": site["id"],
             "name": "Lathe",
@@ -98,8 +105,7 @@ class TestResources:
 
     def test_fractional_rate_refused(self, client: TestClient) -> None:
         """A rate with a fractional minor unit is refused, saying to send an integer."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         body = {
             "site_id": site["id"],
             "name": "Lathe",
@@ -113,8 +119,7 @@ class TestResources:
 
     def test_negative_rate_and_bad_kind(self, client: TestClient) -> None:
         """A negative rate and an unknown kind are each named."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         body = {
             "site_id": site["id"],
             "name": "Lathe",
@@ -129,8 +134,7 @@ class TestResources:
 
     def test_update_replaces_capabilities(self, client: TestClient) -> None:
         """Patching the capability list replaces it; other fields change in place."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         res = make_resource(client, site["id"])
         patch = {"hourly_rate_minor": 30000, "capabilities": [{"code": "turning.cnc"}]}
         out = client.patch(f"/api/v1/resources/{res['id']}", json=patch).json()
@@ -139,8 +143,7 @@ class TestResources:
 
     def test_filter_by_capability(self, client: TestClient) -> None:
         """Listing by capability returns only resources offering it."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         mill = make_resource(client, site["id"])
         make_resource(client, site["id"], code="inspection.cmm")
         page = client.get("/api/v1/resources", params={"capability": "milling.cnc.5axis"}).json()
@@ -148,16 +151,14 @@ class TestResources:
 
     def test_delete(self, client: TestClient) -> None:
         """A resource without bookings can be deleted."""
-        org = make_org(client)
-        res = make_resource(client, make_site(client, org["id"])["id"])
+        res = make_resource(client, make_site(client)["id"])
         assert client.delete(f"/api/v1/resources/{res['id']}").status_code == 204
         problem(client.get(f"/api/v1/resources/{res['id']}"), 404)
 
 
 class TestWindows:
     def _resource(self, client: TestClient) -> dict:
-        org = make_org(client)
-        return make_resource(client, make_site(client, org["id"])["id"])
+        return make_resource(client, make_site(client)["id"])
 
     def test_create_list_update_delete(self, client: TestClient) -> None:
         """A window is offered, listed, moved and withdrawn."""
@@ -220,31 +221,42 @@ class TestWindows:
 
 
 class TestCapacitySearch:
-    def test_free_capacity_nearest_first(self, client: TestClient) -> None:
-        """Search finds resources with the capability and free time, nearest to the site first."""
-        buyer = make_org(client, "Buyer")
-        home = make_site(client, buyer["id"], lat=31.30, lon=120.60)  # Suzhou
-        far_org = make_org(client, "Far Co")
-        near_org = make_org(client, "Near Co")
-        far = make_resource(client, make_site(client, far_org["id"], lat=31.65, lon=120.75)["id"])
-        near = make_resource(client, make_site(client, near_org["id"], lat=31.32, lon=120.62)["id"])
-        make_window(client, far["id"], 8, 16)
-        make_window(client, near["id"], 10, 12)
+    def test_free_capacity_nearest_first_and_anonymous(
+        self, client: TestClient, tenants: Tenants
+    ) -> None:
+        """Search lists free capacity nearest first; other providers' identities stay hidden."""
+        as_rival = client.__class__(client.app, headers=tenants["rival"].headers)
+        as_p2 = client.__class__(client.app, headers=tenants["provider2"].headers)
+        home = make_site(client, lat=31.30, lon=120.60)  # Suzhou, the buyer's own site
+        far = make_resource(as_rival, make_site(as_rival, lat=31.65, lon=120.75)["id"])
+        near = make_resource(as_p2, make_site(as_p2, lat=31.32, lon=120.62)["id"])
+        mine = make_resource(client, home["id"])
+        make_window(as_rival, far["id"], 8, 16)
+        make_window(as_p2, near["id"], 10, 12)
+        make_window(client, mine["id"], 0, 1)
         params = {
             "capability": "milling.cnc.5axis",
             "start": iso(T0),
             "end": iso(T0 + timedelta(days=1)),
             "near_site": home["id"],
         }
-        page = client.get("/api/v1/capacity/search", params=params).json()
-        assert [m["resource_id"] for m in page["items"]] == [near["id"], far["id"]]
-        assert page["items"][0]["free_minutes"] == 120
-        assert page["items"][0]["distance_km"] < page["items"][1]["distance_km"]
+        items = client.get("/api/v1/capacity/search", params=params).json()["items"]
+        assert [(m["free_minutes"], m["distance_km"] > 0) for m in items] == [
+            (60, False),
+            (120, True),
+            (480, True),
+        ]
+        assert items[0]["resource_id"] == mine["id"]
+        for foreign in items[1:]:
+            assert foreign["resource_id"] is None
+            assert foreign["organization_id"] is None
+            assert foreign["site_name"] is None
+            assert foreign["hourly_rate_minor"] == 28000
+            assert foreign["region"] == ""
 
     def test_span_clips_windows_and_material_filters(self, client: TestClient) -> None:
         """Only the part of a window inside the span counts; a material not handled excludes."""
-        org = make_org(client)
-        site = make_site(client, org["id"])
+        site = make_site(client)
         steel = make_resource(client, site["id"], materials=["SUS304"])
         alu = make_resource(client, site["id"], materials=["AL6061"])
         make_window(client, steel["id"], 8, 16)
@@ -257,6 +269,17 @@ class TestCapacitySearch:
         }
         page = client.get("/api/v1/capacity/search", params=params).json()
         assert [(m["resource_id"], m["free_minutes"]) for m in page["items"]] == [(alu["id"], 240)]
+
+    def test_foreign_site_cannot_anchor_search(self, client: TestClient, tenants: Tenants) -> None:
+        """Searching near another organisation's site is refused as if it did not exist."""
+        theirs = make_site(client.__class__(client.app, headers=tenants["rival"].headers))
+        params = {
+            "capability": "turning.cnc",
+            "start": iso(T0),
+            "end": iso(T0 + timedelta(hours=1)),
+            "near_site": theirs["id"],
+        }
+        problem(client.get("/api/v1/capacity/search", params=params), 422)
 
     def test_bad_search_input(self, client: TestClient) -> None:
         """An unknown capability and a reversed span are each refused with the reason."""

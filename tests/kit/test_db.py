@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sharefab.capacity import service as capacity
 from sharefab.capacity.models import CapacityWindow, Resource, ResourceKind, Site
 from sharefab.capacity.schemas import WindowCreate
-from sharefab.identity.models import Organization
+from sharefab.identity.models import Organization, Role
+from sharefab.identity.principal import Principal
 from sharefab.kit.db import unit_of_work
 from sharefab.kit.errors import Conflict
 
@@ -62,6 +63,9 @@ def test_times_come_back_aware_utc(engine: Engine) -> None:
 def test_racing_overlapping_windows_leave_one(engine: Engine) -> None:
     """Eight writers racing to offer overlapping windows on one machine leave exactly one."""
     rid = _resource(engine)
+    owner = Principal(
+        organization_id=1, role=Role.admin, is_operator=False, is_provider=True, is_buyer=False
+    )
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -75,7 +79,7 @@ def test_racing_overlapping_windows_leave_one(engine: Engine) -> None:
         barrier.wait()
         try:
             with unit_of_work(engine) as s:
-                capacity.create_window(s, data)
+                capacity.create_window(s, owner, data)
             result = "ok"
         except (Conflict, IntegrityError) as exc:
             result = type(exc).__name__

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sharefab.orders.models import Operation, Order
-from tests.factories import T0, created, iso, make_org, make_site, order_body, problem
+from tests.factories import T0, Tenants, created, iso, make_site, order_body, problem
 
 
 def _counts(session: Session) -> tuple[int, int]:
@@ -21,8 +21,7 @@ def _counts(session: Session) -> tuple[int, int]:
 class TestCreateOrder:
     def test_chain_by_default(self, client: TestClient) -> None:
         """Steps without predecessors follow the step listed before them, as a draft order."""
-        org = make_org(client)
-        order = created(client.post("/api/v1/orders", json=order_body(org["id"])))
+        order = created(client.post("/api/v1/orders", json=order_body()))
         assert order["status"] == "draft"
         assert [(op["seq"], op["predecessors"]) for op in order["operations"]] == [
             (1, []),
@@ -33,7 +32,6 @@ class TestCreateOrder:
 
     def test_dag_routing(self, client: TestClient) -> None:
         """Two parts machined in parallel and then assembled keep their explicit precedences."""
-        org = make_org(client)
         ops = [
             {
                 "seq": 10,
@@ -49,12 +47,11 @@ class TestCreateOrder:
                 "predecessors": [10, 20],
             },
         ]
-        order = created(client.post("/api/v1/orders", json=order_body(org["id"], operations=ops)))
+        order = created(client.post("/api/v1/orders", json=order_body(operations=ops)))
         assert [op["predecessors"] for op in order["operations"]] == [[], [], [10, 20]]
 
     def test_cycle_refused_and_nothing_written(self, client: TestClient, session: Session) -> None:
         """A routing with a cycle is refused naming the cycle, and no row is left behind."""
-        org = make_org(client)
         ops = [
             {
                 "seq": 1,
@@ -70,27 +67,21 @@ class TestCreateOrder:
                 "predecessors": [2],
             },
         ]
-        err = problem(
-            client.post("/api/v1/orders", json=order_body(org["id"], operations=ops)), 422
-        )
+        err = problem(client.post("/api/v1/orders", json=order_body(operations=ops)), 422)
         assert "cycle" in err["detail"]
         assert err["errors"][0]["field"].startswith("body.operations[")
         assert _counts(session) == (0, 0)
 
     def test_unknown_predecessor(self, client: TestClient) -> None:
         """A predecessor that is not a step of the order is named."""
-        org = make_org(client)
         ops = [{"capability_code": "turning.cnc", "unit_seconds": 60, "predecessors": [7]}]
-        err = problem(
-            client.post("/api/v1/orders", json=order_body(org["id"], operations=ops)), 422
-        )
+        err = problem(client.post("/api/v1/orders", json=order_body(operations=ops)), 422)
         assert "predecessor 7" in err["detail"]
         assert err["errors"][0]["field"] == "body.operations[0].predecessors"
 
     def test_unknown_capability(self, client: TestClient, session: Session) -> None:
         """An unknown capability in a step is named with a suggestion; nothing is written."""
-        org = make_org(client)
-        body = order_body(org["id"])
+        body = order_body()
         body["operations"][1]["capability_code"] = "coating.anodise"
         err = problem(client.post("/api/v1/orders", json=body), 422)
         assert err["errors"][0]["field"] == "body.operations[1].capability_code"
@@ -99,18 +90,16 @@ class TestCreateOrder:
 
     def test_negative_and_fractional_quantities(self, client: TestClient) -> None:
         """A negative quantity and a fractional one are each refused, naming the field."""
-        org = make_org(client)
-        err = problem(client.post("/api/v1/orders", json=order_body(org["id"], quantity=-5)), 422)
+        err = problem(client.post("/api/v1/orders", json=order_body(quantity=-5)), 422)
         assert err["errors"][0]["field"] == "body.quantity"
-        body = order_body(org["id"])
+        body = order_body()
         body["operations"][0]["quantity"] = 2.5
         err = problem(client.post("/api/v1/orders", json=body), 422)
         assert err["errors"][0]["field"] == "body.operations[0].quantity"
 
     def test_due_before_release(self, client: TestClient) -> None:
         """An order due before it is released is refused with the reason."""
-        org = make_org(client)
-        body = order_body(org["id"], due_at=iso(T0 - timedelta(days=1)))
+        body = order_body(due_at=iso(T0 - timedelta(days=1)))
         assert (
             "due_at must be after release_at"
             in problem(client.post("/api/v1/orders", json=body), 422)["detail"]
@@ -118,45 +107,46 @@ class TestCreateOrder:
 
     def test_float_budget_refused(self, client: TestClient) -> None:
         """A budget given as a float is refused: money is integer minor units."""
-        org = make_org(client)
-        err = problem(
-            client.post("/api/v1/orders", json=order_body(org["id"], budget_minor=1999.99)), 422
-        )
+        err = problem(client.post("/api/v1/orders", json=order_body(budget_minor=1999.99)), 422)
         assert err["errors"][0]["field"] == "body.budget_minor"
 
     def test_duplicate_reference(self, client: TestClient) -> None:
         """A buyer cannot reuse its own order reference."""
-        org = make_org(client)
-        created(client.post("/api/v1/orders", json=order_body(org["id"])))
-        assert (
-            "PO-1001"
-            in problem(client.post("/api/v1/orders", json=order_body(org["id"])), 409)["detail"]
-        )
+        created(client.post("/api/v1/orders", json=order_body()))
+        assert "PO-1001" in problem(client.post("/api/v1/orders", json=order_body()), 409)["detail"]
 
-    def test_delivery_site_must_be_buyers(self, client: TestClient) -> None:
+    def test_delivery_site_must_be_buyers(self, client: TestClient, tenants: Tenants) -> None:
         """The delivery site must belong to the buyer."""
-        buyer = make_org(client, "Buyer")
-        other = make_org(client, "Other")
-        site = make_site(client, other["id"])
-        body = order_body(buyer["id"], delivery_site_id=site["id"])
+        site = make_site(client.__class__(client.app, headers=tenants["rival"].headers))
+        body = order_body(delivery_site_id=site["id"])
         assert problem(client.post("/api/v1/orders", json=body), 422)["errors"][0]["field"] == (
             "body.delivery_site_id"
         )
 
 
+class TestBuyersOnly:
+    def test_provider_only_cannot_order(self, client: TestClient, tenants: Tenants) -> None:
+        """An organisation that is not a buyer cannot submit orders."""
+        as_p2 = client.__class__(client.app, headers=tenants["provider2"].headers)
+        assert "buyer" in problem(as_p2.post("/api/v1/orders", json=order_body()), 403)["detail"]
+
+
 class TestListAndChange:
-    def test_filters(self, client: TestClient) -> None:
-        """Orders filter by buyer, capability and due date."""
-        a = make_org(client, "A")
-        b = make_org(client, "B")
-        first = created(client.post("/api/v1/orders", json=order_body(a["id"])))
+    def test_filters_and_isolation(self, client: TestClient, tenants: Tenants) -> None:
+        """Orders filter by capability and due date; another buyer's orders never show."""
+        first = created(client.post("/api/v1/orders", json=order_body()))
         ops = [{"capability_code": "inspection.cmm", "unit_seconds": 600}]
         later = iso(T0 + timedelta(days=30))
         second = created(
-            client.post("/api/v1/orders", json=order_body(b["id"], operations=ops, due_at=later))
+            client.post("/api/v1/orders", json=order_body("PO-2", operations=ops, due_at=later))
         )
-        by_buyer = client.get("/api/v1/orders", params={"organization_id": a["id"]}).json()
-        assert [o["id"] for o in by_buyer["items"]] == [first["id"]]
+        as_buyer2 = client.__class__(client.app, headers=tenants["buyer2"].headers)
+        created(as_buyer2.post("/api/v1/orders", json=order_body("PO-9")))
+        mine = client.get("/api/v1/orders").json()
+        assert [o["id"] for o in mine["items"]] == [first["id"], second["id"]]
+        problem(as_buyer2.get(f"/api/v1/orders/{first['id']}"), 404)
+        everyone = client.get("/api/v1/orders", headers=tenants["operator"].headers).json()
+        assert everyone["total"] == 3
         by_cap = client.get("/api/v1/orders", params={"capability": "inspection.cmm"}).json()
         assert [o["id"] for o in by_cap["items"]] == [second["id"]]
         soon = client.get(
@@ -166,8 +156,7 @@ class TestListAndChange:
 
     def test_update_replaces_routing(self, client: TestClient) -> None:
         """Patching a draft's operations replaces its routing."""
-        org = make_org(client)
-        order = created(client.post("/api/v1/orders", json=order_body(org["id"])))
+        order = created(client.post("/api/v1/orders", json=order_body()))
         ops = [{"capability_code": "sheet.laser_cut", "unit_seconds": 30}]
         out = client.patch(f"/api/v1/orders/{order['id']}", json={"operations": ops, "quantity": 7})
         assert out.status_code == 200, out.text
@@ -176,8 +165,7 @@ class TestListAndChange:
 
     def test_bad_update_changes_nothing(self, client: TestClient) -> None:
         """A patch with a cyclic routing is refused and the order keeps its old routing."""
-        org = make_org(client)
-        order = created(client.post("/api/v1/orders", json=order_body(org["id"])))
+        order = created(client.post("/api/v1/orders", json=order_body()))
         ops = [
             {"seq": 1, "capability_code": "turning.cnc", "unit_seconds": 1, "predecessors": [2]},
             {"seq": 2, "capability_code": "turning.cnc", "unit_seconds": 1, "predecessors": [1]},
@@ -192,7 +180,6 @@ class TestListAndChange:
 
     def test_delete_draft(self, client: TestClient) -> None:
         """A draft order can be deleted and is gone afterwards."""
-        org = make_org(client)
-        order = created(client.post("/api/v1/orders", json=order_body(org["id"])))
+        order = created(client.post("/api/v1/orders", json=order_body()))
         assert client.delete(f"/api/v1/orders/{order['id']}").status_code == 204
         problem(client.get(f"/api/v1/orders/{order['id']}"), 404)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from sharefab.capacity import repository, service
 from sharefab.capacity.models import ResourceKind
@@ -21,12 +21,13 @@ from sharefab.capacity.schemas import (
     WindowPublic,
     WindowUpdate,
 )
+from sharefab.identity.deps import CurrentPrincipal, scoped
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
 from sharefab.kit.pagination import Page, PageDep
 from sharefab.kit.repository import paginate
 from sharefab.kit.schemas import AwareDatetime
 
-router = APIRouter(responses=PROBLEM_RESPONSES)
+router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=[Depends(scoped("capacity"))])
 
 
 def _page(model: Any, rows: list[Any], total: int, page: Any) -> Any:
@@ -44,6 +45,7 @@ def _page(model: Any, rows: list[Any], total: int, page: Any) -> Any:
 @router.get("/capabilities", tags=["capabilities"])
 def list_capabilities(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     family: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=80, description="Code or name contains")] = None,
@@ -54,7 +56,7 @@ def list_capabilities(
 
 
 @router.get("/capabilities/{code}", tags=["capabilities"])
-def get_capability(session: SessionDep, code: str) -> CapabilityPublic:
+def get_capability(session: SessionDep, principal: CurrentPrincipal, code: str) -> CapabilityPublic:
     """One process code."""
     return CapabilityPublic.model_validate(service.get_capability(session, code))
 
@@ -63,53 +65,59 @@ def get_capability(session: SessionDep, code: str) -> CapabilityPublic:
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def create_site(session: SessionDep, body: SiteCreate) -> SitePublic:
+def create_site(session: SessionDep, principal: CurrentPrincipal, body: SiteCreate) -> SitePublic:
     """Add a factory location."""
-    return SitePublic.model_validate(service.create_site(session, body))
+    return SitePublic.model_validate(service.create_site(session, principal, body))
 
 
 @router.get("/sites", tags=["sites"])
 def list_sites(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     organization_id: int | None = None,
     region: Annotated[str | None, Query(max_length=120)] = None,
 ) -> Page[SitePublic]:
     """Sites, by owner or region."""
-    rows, total = paginate(session, repository.list_sites(organization_id, region), page)
+    rows, total = paginate(session, service.visible_sites(principal, organization_id, region), page)
     return _page(SitePublic, rows, total, page)
 
 
 @router.get("/sites/{site_id}", tags=["sites"])
-def get_site(session: SessionDep, site_id: int) -> SitePublic:
+def get_site(session: SessionDep, principal: CurrentPrincipal, site_id: int) -> SitePublic:
     """One site."""
-    return SitePublic.model_validate(service.get_site(session, site_id))
+    return SitePublic.model_validate(service.get_site(session, principal, site_id))
 
 
 @router.patch("/sites/{site_id}", tags=["sites"])
-def update_site(session: SessionDep, site_id: int, body: SiteUpdate) -> SitePublic:
+def update_site(
+    session: SessionDep, principal: CurrentPrincipal, site_id: int, body: SiteUpdate
+) -> SitePublic:
     """Change a site."""
-    return SitePublic.model_validate(service.update_site(session, site_id, body))
+    return SitePublic.model_validate(service.update_site(session, principal, site_id, body))
 
 
 @router.delete("/sites/{site_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["sites"])
-def delete_site(session: SessionDep, site_id: int) -> None:
+def delete_site(session: SessionDep, principal: CurrentPrincipal, site_id: int) -> None:
     """Remove a site and its resources (refused while they hold bookings)."""
-    service.delete_site(session, site_id)
+    service.delete_site(session, principal, site_id)
 
 
 # --- resources ----------------------------------------------------------------------------
 
 
 @router.post("/resources", status_code=status.HTTP_201_CREATED, tags=["resources"])
-def create_resource(session: SessionDep, body: ResourceCreate) -> ResourcePublic:
+def create_resource(
+    session: SessionDep, principal: CurrentPrincipal, body: ResourceCreate
+) -> ResourcePublic:
     """Add a machine, line, tool, instrument, vehicle or team to a site."""
-    return ResourcePublic.model_validate(service.create_resource(session, body))
+    return ResourcePublic.model_validate(service.create_resource(session, principal, body))
 
 
 @router.get("/resources", tags=["resources"])
 def list_resources(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     organization_id: int | None = None,
     site_id: int | None = None,
@@ -118,7 +126,8 @@ def list_resources(
     active: bool | None = None,
 ) -> Page[ResourcePublic]:
     """Resources, by owner, site, capability, kind or state."""
-    stmt = repository.list_resources(
+    stmt = service.visible_resources(
+        principal,
         organization_id=organization_id,
         site_id=site_id,
         capability=capability,
@@ -130,37 +139,46 @@ def list_resources(
 
 
 @router.get("/resources/{resource_id}", tags=["resources"])
-def get_resource(session: SessionDep, resource_id: int) -> ResourcePublic:
+def get_resource(
+    session: SessionDep, principal: CurrentPrincipal, resource_id: int
+) -> ResourcePublic:
     """One resource with its capabilities."""
-    return ResourcePublic.model_validate(service.get_resource(session, resource_id))
+    return ResourcePublic.model_validate(service.get_resource(session, principal, resource_id))
 
 
 @router.patch("/resources/{resource_id}", tags=["resources"])
-def update_resource(session: SessionDep, resource_id: int, body: ResourceUpdate) -> ResourcePublic:
+def update_resource(
+    session: SessionDep, principal: CurrentPrincipal, resource_id: int, body: ResourceUpdate
+) -> ResourcePublic:
     """Change a resource; a capability list replaces the old one."""
-    return ResourcePublic.model_validate(service.update_resource(session, resource_id, body))
+    return ResourcePublic.model_validate(
+        service.update_resource(session, principal, resource_id, body)
+    )
 
 
 @router.delete(
     "/resources/{resource_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["resources"]
 )
-def delete_resource(session: SessionDep, resource_id: int) -> None:
+def delete_resource(session: SessionDep, principal: CurrentPrincipal, resource_id: int) -> None:
     """Remove a resource (refused while it holds bookings)."""
-    service.delete_resource(session, resource_id)
+    service.delete_resource(session, principal, resource_id)
 
 
 # --- capacity windows ---------------------------------------------------------------------
 
 
 @router.post("/capacity-windows", status_code=status.HTTP_201_CREATED, tags=["capacity"])
-def create_window(session: SessionDep, body: WindowCreate) -> WindowPublic:
+def create_window(
+    session: SessionDep, principal: CurrentPrincipal, body: WindowCreate
+) -> WindowPublic:
     """Offer a span of a resource's time."""
-    return WindowPublic.model_validate(service.create_window(session, body))
+    return WindowPublic.model_validate(service.create_window(session, principal, body))
 
 
 @router.get("/capacity-windows", tags=["capacity"])
 def list_windows(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     resource_id: int | None = None,
     organization_id: int | None = None,
@@ -168,7 +186,8 @@ def list_windows(
     ends_after: AwareDatetime | None = None,
 ) -> Page[WindowPublic]:
     """Windows, by resource, owner, or the span they touch."""
-    stmt = repository.list_windows(
+    stmt = service.visible_windows(
+        principal,
         resource_id=resource_id,
         organization_id=organization_id,
         starts_before=starts_before,
@@ -179,28 +198,31 @@ def list_windows(
 
 
 @router.get("/capacity-windows/{window_id}", tags=["capacity"])
-def get_window(session: SessionDep, window_id: int) -> WindowPublic:
+def get_window(session: SessionDep, principal: CurrentPrincipal, window_id: int) -> WindowPublic:
     """One window."""
-    return WindowPublic.model_validate(service.get_window(session, window_id))
+    return WindowPublic.model_validate(service.get_window(session, principal, window_id))
 
 
 @router.patch("/capacity-windows/{window_id}", tags=["capacity"])
-def update_window(session: SessionDep, window_id: int, body: WindowUpdate) -> WindowPublic:
+def update_window(
+    session: SessionDep, principal: CurrentPrincipal, window_id: int, body: WindowUpdate
+) -> WindowPublic:
     """Move or re-note a window."""
-    return WindowPublic.model_validate(service.update_window(session, window_id, body))
+    return WindowPublic.model_validate(service.update_window(session, principal, window_id, body))
 
 
 @router.delete(
     "/capacity-windows/{window_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["capacity"]
 )
-def delete_window(session: SessionDep, window_id: int) -> None:
+def delete_window(session: SessionDep, principal: CurrentPrincipal, window_id: int) -> None:
     """Withdraw a window."""
-    service.delete_window(session, window_id)
+    service.delete_window(session, principal, window_id)
 
 
 @router.get("/capacity/search", tags=["capacity"])
 def search_capacity(
     session: SessionDep,
+    principal: CurrentPrincipal,
     page: PageDep,
     capability: Annotated[str, Query(max_length=80, description="Taxonomy code")],
     start: Annotated[AwareDatetime, Query(description="Span start (with time zone)")],
@@ -213,6 +235,7 @@ def search_capacity(
     """Which resources with capability X (and material Y) have free time between A and B."""
     matches = service.search_capacity(
         session,
+        principal,
         capability=capability,
         starts_at=start,
         ends_at=end,

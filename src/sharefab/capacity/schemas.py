@@ -24,9 +24,8 @@ class CapabilityPublic(PublicSchema):
 
 
 class SiteCreate(Schema):
-    """A new factory location."""
+    """A new factory location of the caller's organisation."""
 
-    organization_id: int
     name: str = Field(min_length=1, max_length=200)
     city: str = Field(default="", max_length=120)
     region: str = Field(default="", max_length=120)
@@ -219,15 +218,19 @@ class FreeSpan(PublicSchema):
 
 
 class CapacityMatch(PublicSchema):
-    """A resource with free capacity that matches a search."""
+    """A resource with free capacity that matches a search.
 
-    resource_id: int
-    resource_name: str
+    Another provider's identity (resource, site, organisation) is left out until a quote names
+    it; capability, region, availability and the indicative hourly price are shown.
+    """
+
+    resource_id: int | None
+    resource_name: str | None
     resource_class: str
     kind: ResourceKind
-    organization_id: int
-    site_id: int
-    site_name: str
+    organization_id: int | None
+    site_id: int | None
+    site_name: str | None
     city: str
     region: str
     distance_km: float | None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from sharefab.capacity import repository
@@ -28,7 +29,7 @@ from sharefab.capacity.schemas import (
     WindowUpdate,
 )
 from sharefab.capacity.taxonomy import load_taxonomy
-from sharefab.identity import service as identity
+from sharefab.identity.principal import Principal, readable, writable
 from sharefab.kit.errors import Conflict, InvalidInput, NotFound, field_error
 from sharefab.kit.repository import get_or_404
 from sharefab.kit.timespan import clip, haversine_km, minutes, subtract
@@ -84,23 +85,34 @@ def check_capability_codes(session: Session, codes: list[tuple[str, str]]) -> No
 # --- sites --------------------------------------------------------------------------------
 
 
-def create_site(session: Session, data: SiteCreate) -> Site:
-    """Add a factory location to an organisation."""
-    _owner_exists(session, data.organization_id)
-    site = Site(**data.model_dump())
+def create_site(session: Session, principal: Principal, data: SiteCreate) -> Site:
+    """Add a factory location to the caller's organisation."""
+    site = Site(organization_id=principal.organization_id, **data.model_dump())
     session.add(site)
     session.flush()
     return site
 
 
-def get_site(session: Session, site_id: int) -> Site:
-    """A site, or 404."""
-    return get_or_404(session, Site, site_id, "site")
+def get_site(session: Session, principal: Principal, site_id: int) -> Site:
+    """A site the caller may see, or 404."""
+    site = get_or_404(session, Site, site_id, "site")
+    readable(principal, site.organization_id, "site", site_id)
+    return site
 
 
-def update_site(session: Session, site_id: int, data: SiteUpdate) -> Site:
-    """Change the given fields of a site."""
-    site = get_site(session, site_id)
+def visible_sites(
+    principal: Principal, organization_id: int | None, region: str | None
+) -> Select[Site]:
+    """Sites the caller may list."""
+    if not principal.is_operator:
+        organization_id = principal.organization_id
+    return repository.list_sites(organization_id, region)
+
+
+def update_site(session: Session, principal: Principal, site_id: int, data: SiteUpdate) -> Site:
+    """Change the given fields of one of the caller's sites."""
+    site = get_site(session, principal, site_id)
+    writable(principal, site.organization_id, "site", site_id)
     for key, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(site, key, value)
@@ -108,9 +120,10 @@ def update_site(session: Session, site_id: int, data: SiteUpdate) -> Site:
     return site
 
 
-def delete_site(session: Session, site_id: int) -> None:
+def delete_site(session: Session, principal: Principal, site_id: int) -> None:
     """Remove a site and its resources; refused while any of them holds a booking."""
-    site = get_site(session, site_id)
+    site = get_site(session, principal, site_id)
+    writable(principal, site.organization_id, "site", site_id)
     resource_ids = list(session.scalars(select(Resource.id).where(Resource.site_id == site.id)))
     if market.resources_have_bookings(session, resource_ids):
         raise Conflict(
@@ -136,13 +149,13 @@ def _capability_rows(caps: list[ResourceCapabilityIn]) -> list[ResourceCapabilit
     ]
 
 
-def create_resource(session: Session, data: ResourceCreate) -> Resource:
-    """Add a resource to a site; it belongs to the site's organisation."""
+def create_resource(session: Session, principal: Principal, data: ResourceCreate) -> Resource:
+    """Add a resource to one of the caller's sites."""
     site = session.get(Site, data.site_id)
-    if site is None:
+    if site is None or not principal.owns(site.organization_id):
         raise InvalidInput(
-            f"site {data.site_id} does not exist; create the site first or pick another",
-            errors=[field_error("body.site_id", "no such site")],
+            f"site {data.site_id} is not one of your sites; create the site first or pick another",
+            errors=[field_error("body.site_id", "not one of your sites")],
         )
     check_capability_codes(
         session,
@@ -158,14 +171,26 @@ def create_resource(session: Session, data: ResourceCreate) -> Resource:
     return resource
 
 
-def get_resource(session: Session, resource_id: int) -> Resource:
-    """A resource, or 404."""
-    return get_or_404(session, Resource, resource_id, "resource")
+def get_resource(session: Session, principal: Principal, resource_id: int) -> Resource:
+    """A resource the caller may see, or 404."""
+    resource = get_or_404(session, Resource, resource_id, "resource")
+    readable(principal, resource.organization_id, "resource", resource_id)
+    return resource
 
 
-def update_resource(session: Session, resource_id: int, data: ResourceUpdate) -> Resource:
+def visible_resources(principal: Principal, **filters: Any) -> Select[Resource]:
+    """Resources the caller may list."""
+    if not principal.is_operator:
+        filters["organization_id"] = principal.organization_id
+    return repository.list_resources(**filters)
+
+
+def update_resource(
+    session: Session, principal: Principal, resource_id: int, data: ResourceUpdate
+) -> Resource:
     """Change the given fields; a capability list given replaces the old one."""
-    resource = get_resource(session, resource_id)
+    resource = get_resource(session, principal, resource_id)
+    writable(principal, resource.organization_id, "resource", resource_id)
     values = data.model_dump(exclude_unset=True, exclude={"capabilities"})
     for key, value in values.items():
         if value is not None:
@@ -182,9 +207,10 @@ def update_resource(session: Session, resource_id: int, data: ResourceUpdate) ->
     return resource
 
 
-def delete_resource(session: Session, resource_id: int) -> None:
+def delete_resource(session: Session, principal: Principal, resource_id: int) -> None:
     """Remove a resource; refused while it holds a booking."""
-    resource = get_resource(session, resource_id)
+    resource = get_resource(session, principal, resource_id)
+    writable(principal, resource.organization_id, "resource", resource_id)
     if market.resources_have_bookings(session, [resource.id]):
         raise Conflict(
             f"resource {resource_id} holds live bookings; cancel or finish them, "
@@ -211,13 +237,13 @@ def _no_overlap(
         )
 
 
-def create_window(session: Session, data: WindowCreate) -> CapacityWindow:
-    """Offer a span of a resource's time; windows of one resource never overlap."""
+def create_window(session: Session, principal: Principal, data: WindowCreate) -> CapacityWindow:
+    """Offer a span of one of the caller's resources; windows of one resource never overlap."""
     resource = session.get(Resource, data.resource_id)
-    if resource is None:
+    if resource is None or not principal.owns(resource.organization_id):
         raise InvalidInput(
-            f"resource {data.resource_id} does not exist; pick one of your resources",
-            errors=[field_error("body.resource_id", "no such resource")],
+            f"resource {data.resource_id} is not one of your resources; pick one of yours",
+            errors=[field_error("body.resource_id", "not one of your resources")],
         )
     _no_overlap(session, resource.id, data.starts_at, data.ends_at, None)
     window = CapacityWindow(organization_id=resource.organization_id, **data.model_dump())
@@ -226,14 +252,26 @@ def create_window(session: Session, data: WindowCreate) -> CapacityWindow:
     return window
 
 
-def get_window(session: Session, window_id: int) -> CapacityWindow:
-    """A capacity window, or 404."""
-    return get_or_404(session, CapacityWindow, window_id, "capacity window")
+def get_window(session: Session, principal: Principal, window_id: int) -> CapacityWindow:
+    """A capacity window the caller may see, or 404."""
+    window = get_or_404(session, CapacityWindow, window_id, "capacity window")
+    readable(principal, window.organization_id, "capacity window", window_id)
+    return window
 
 
-def update_window(session: Session, window_id: int, data: WindowUpdate) -> CapacityWindow:
+def visible_windows(principal: Principal, **filters: Any) -> Select[CapacityWindow]:
+    """Windows the caller may list."""
+    if not principal.is_operator:
+        filters["organization_id"] = principal.organization_id
+    return repository.list_windows(**filters)
+
+
+def update_window(
+    session: Session, principal: Principal, window_id: int, data: WindowUpdate
+) -> CapacityWindow:
     """Move or re-note a window; the result must still be positive and overlap-free."""
-    window = get_window(session, window_id)
+    window = get_window(session, principal, window_id)
+    writable(principal, window.organization_id, "capacity window", window_id)
     starts_at = data.starts_at or window.starts_at
     ends_at = data.ends_at or window.ends_at
     if ends_at <= starts_at:
@@ -249,9 +287,11 @@ def update_window(session: Session, window_id: int, data: WindowUpdate) -> Capac
     return window
 
 
-def delete_window(session: Session, window_id: int) -> None:
-    """Withdraw a window."""
-    session.delete(get_window(session, window_id))
+def delete_window(session: Session, principal: Principal, window_id: int) -> None:
+    """Withdraw one of the caller's windows."""
+    window = get_window(session, principal, window_id)
+    writable(principal, window.organization_id, "capacity window", window_id)
+    session.delete(window)
     session.flush()
 
 
@@ -260,6 +300,7 @@ def delete_window(session: Session, window_id: int) -> None:
 
 def search_capacity(
     session: Session,
+    principal: Principal,
     *,
     capability: str,
     starts_at: datetime,
@@ -283,7 +324,7 @@ def search_capacity(
     origin = None
     if near_site_id is not None:
         origin = session.get(Site, near_site_id)
-        if origin is None:
+        if origin is None or not principal.can_read(origin.organization_id):
             raise InvalidInput(
                 f"site {near_site_id} does not exist; pass the id of a site as near_site",
                 errors=[field_error("query.near_site", "no such site")],
@@ -314,15 +355,17 @@ def search_capacity(
         )
         if max_distance_km is not None and distance is not None and distance > max_distance_km:
             continue
+        # The shop window: another provider's identity stays hidden until a quote names it.
+        known = principal.can_read(resource.organization_id)
         matches.append(
             CapacityMatch(
-                resource_id=resource.id,
-                resource_name=resource.name,
+                resource_id=resource.id if known else None,
+                resource_name=resource.name if known else None,
                 resource_class=resource.resource_class,
                 kind=resource.kind,
-                organization_id=resource.organization_id,
-                site_id=site.id,
-                site_name=site.name,
+                organization_id=resource.organization_id if known else None,
+                site_id=site.id if known else None,
+                site_name=site.name if known else None,
                 city=site.city,
                 region=site.region,
                 distance_km=distance,
@@ -338,22 +381,12 @@ def search_capacity(
             )
         )
     if origin is not None:
-        matches.sort(key=lambda m: (m.distance_km or 0.0, -m.free_minutes, m.resource_id))
+        matches.sort(key=lambda m: (m.distance_km or 0.0, -m.free_minutes))
     else:
-        matches.sort(key=lambda m: (-m.free_minutes, m.resource_id))
+        matches.sort(key=lambda m: -m.free_minutes)
     return matches
 
 
 def _material_ok(materials: list[str], wanted: str) -> bool:
     """A resource with no material list takes any material; else the material must be listed."""
     return not materials or wanted.lower() in {m.lower() for m in materials}
-
-
-def _owner_exists(session: Session, organization_id: int) -> None:
-    try:
-        identity.get_organization(session, organization_id)
-    except NotFound:
-        raise InvalidInput(
-            f"organization {organization_id} does not exist; register it first",
-            errors=[field_error("body.organization_id", "no such organization")],
-        ) from None

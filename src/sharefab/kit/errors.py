@@ -67,3 +67,31 @@ class Conflict(SharefabError):
 def field_error(field: str, message: str) -> dict[str, str]:
     """One entry of a problem's `errors` list."""
     return {"field": field, "message": message}
+
+
+class Unauthorized(SharefabError):
+    """No valid credentials were presented."""
+
+    status = 401
+    title = "Unauthorized"
+    type_slug = "unauthorized"
+
+
+class Forbidden(SharefabError):
+    """The caller is known but its role does not allow this."""
+
+    status = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
+class TooManyRequests(SharefabError):
+    """The caller sent too much too fast; `retry_after` says when to try again."""
+
+    status = 429
+    title = "Too many requests"
+    type_slug = "rate-limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

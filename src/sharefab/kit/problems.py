@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sharefab.kit.errors import SharefabError
+from sharefab.kit.errors import SharefabError, TooManyRequests, Unauthorized
 
 log = logging.getLogger("sharefab.api")
 PROBLEM_JSON = "application/problem+json"
@@ -52,7 +52,12 @@ def _message(error: dict[str, Any]) -> str:
 
 async def _sharefab_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SharefabError)
-    return problem_response(exc.problem(request.url.path))
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="sharefab"'
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return problem_response(exc.problem(request.url.path), headers=headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -26,3 +26,12 @@ def paginate(session: Session, stmt: Select[Any], page: PageParams) -> tuple[lis
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = list(session.scalars(stmt.limit(page.limit).offset(page.offset)))
     return rows, int(total)
+
+
+def paginate_rows(
+    session: Session, stmt: Select[*tuple[Any, ...]], page: PageParams
+) -> tuple[list[Any], int]:
+    """Like `paginate`, for statements that select several entities per row."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(session.execute(stmt.limit(page.limit).offset(page.offset)).tuples())
+    return rows, int(total)

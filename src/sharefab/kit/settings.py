@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/sharefab.db"
@@ -25,6 +25,28 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     currency: str = "CNY"
     sql_echo: bool = False
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs access tokens and session cookies. Unset: one is made and "
+        "kept in var/secret.key (fine for one host; set it explicitly for several replicas).",
+    )
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    session_hours: int = 12
+    jwt_issuer: str = "sharefab"
+    jwt_audience: str = "sharefab-api"
+    argon2_memory_kib: int = Field(default=19456, ge=19456, description="OWASP minimum 19 MiB")
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    max_failed_logins_per_hour: int = 100
+    max_body_bytes: int = 1_000_000
+    rate_limit_per_minute: int = 600
+    rate_limit_burst: int = 120
+    max_solver_seconds: float = 60.0
+    cookie_secure: bool = Field(
+        default=False, description="Send session cookies over HTTPS only (set behind TLS)."
+    )
 
 
 @lru_cache(maxsize=1)

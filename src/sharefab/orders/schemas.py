@@ -38,9 +38,8 @@ class OperationIn(Schema):
 
 
 class OrderCreate(Schema):
-    """A new order: what a buyer wants made."""
+    """A new order: what a buyer wants made (the buyer is the caller's organisation)."""
 
-    organization_id: int
     reference: str = Field(min_length=1, max_length=80, description="Buyer's own order number")
     title: str = Field(min_length=1, max_length=200)
     product_family: str = Field(default="", max_length=80)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from sharefab.capacity import service as capacity
 from sharefab.capacity.models import Site
-from sharefab.identity import service as identity
-from sharefab.kit.errors import Conflict, InvalidInput, NotFound, field_error
+from sharefab.identity.principal import Principal, readable, writable
+from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, field_error
 from sharefab.kit.repository import get_or_404
 from sharefab.orders import repository
 from sharefab.orders.models import Operation, Order, OrderStatus
@@ -56,36 +59,49 @@ def build_operations(
     ]
 
 
-def create_order(session: Session, data: OrderCreate) -> Order:
-    """Submit an order as a draft; its routing is checked before anything is written."""
-    try:
-        identity.get_organization(session, data.organization_id)
-    except NotFound:
-        raise InvalidInput(
-            f"organization {data.organization_id} does not exist; register the buyer first",
-            errors=[field_error("body.organization_id", "no such organization")],
-        ) from None
-    if repository.reference_taken(session, data.organization_id, data.reference):
+def create_order(session: Session, principal: Principal, data: OrderCreate) -> Order:
+    """Submit an order as a draft for the caller's organisation (a buyer); its routing is
+    checked before anything is written."""
+    if not principal.is_buyer:
+        raise Forbidden(
+            "your organisation is not registered as a buyer; ask the operator to enable it"
+        )
+    organization_id = principal.organization_id
+    if repository.reference_taken(session, organization_id, data.reference):
         raise Conflict(
             f"you already have an order with reference '{data.reference}'; use a new reference",
             errors=[field_error("body.reference", "already used by this buyer")],
         )
-    _check_delivery_site(session, data.delivery_site_id, data.organization_id)
+    _check_delivery_site(session, data.delivery_site_id, organization_id)
     operations = build_operations(session, data.operations, data.quantity, data.material)
-    order = Order(**data.model_dump(exclude={"operations"}), operations=operations)
+    order = Order(
+        organization_id=organization_id,
+        **data.model_dump(exclude={"operations"}),
+        operations=operations,
+    )
     session.add(order)
     session.flush()
     return order
 
 
-def get_order(session: Session, order_id: int) -> Order:
-    """An order with its routing, or 404."""
-    return get_or_404(session, Order, order_id, "order")
+def get_order(session: Session, principal: Principal, order_id: int) -> Order:
+    """An order the caller may see, with its routing, or 404."""
+    order = get_or_404(session, Order, order_id, "order")
+    readable(principal, order.organization_id, "order", order_id)
+    return order
 
 
-def update_order(session: Session, order_id: int, data: OrderUpdate) -> Order:
+def visible_orders(principal: Principal, **filters: Any) -> Select[Order]:
+    """Orders the caller may list: its own, or all for the operator."""
+    if not principal.is_operator:
+        filters["organization_id"] = principal.organization_id
+    return repository.list_orders(**filters)
+
+
+def update_order(session: Session, principal: Principal, order_id: int, data: OrderUpdate) -> Order:
     """Change a draft or quoted order; a new routing replaces the old one."""
-    order = get_order(session, order_id)
+    order = get_order(session, principal, order_id)
+    writable(principal, order.organization_id, "order", order_id)
     if order.status not in EDITABLE_STATES:
         raise Conflict(
             f"order {order_id} is {order.status.value} and can no longer be edited; "
@@ -112,9 +128,10 @@ def update_order(session: Session, order_id: int, data: OrderUpdate) -> Order:
     return order
 
 
-def delete_order(session: Session, order_id: int) -> None:
+def delete_order(session: Session, principal: Principal, order_id: int) -> None:
     """Remove an order that has not been accepted."""
-    order = get_order(session, order_id)
+    order = get_order(session, principal, order_id)
+    writable(principal, order.organization_id, "order", order_id)
     if order.status not in DELETABLE_STATES:
         raise Conflict(
             f"order {order_id} is {order.status.value}; cancel it instead of deleting it"
