@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from sharefab.capacity.models import CapacityWindow, Resource, ResourceCapability, Site
 from sharefab.gen import SIZES, Cluster, generate_cluster
-from sharefab.identity.models import Organization
+from sharefab.identity.models import Membership, Organization, Role, User
+from sharefab.identity.security import hash_password
 from sharefab.identity.service import slugify
 from sharefab.kit.db import unit_of_work
 from sharefab.orders.models import Operation, Order
@@ -27,6 +28,18 @@ CLUSTER_TZ = ZoneInfo("Asia/Shanghai")
 
 class SeedError(Exception):
     """Seeding cannot go ahead; the message says what to change."""
+
+
+DEMO_PASSWORD = "sharefab-demo"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A sign-in the demo creates, printed so a newcomer can try each role."""
+
+    role: str
+    email: str
+    organization: str
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class SeedSummary:
     operations: int
     horizon_start: datetime | None
     already_seeded: bool = False
+    logins: tuple[DemoLogin, ...] = ()
 
     def describe(self) -> str:
         """One line for the console."""
@@ -50,11 +64,18 @@ class SeedSummary:
             if self.horizon_start
             else ""
         )
-        return (
+        text = (
             f"{prefix}: {self.organizations} organisations, {self.sites} sites, "
             f"{self.resources} resources, {self.windows} capacity windows{start}, "
             f"{self.orders} orders with {self.operations} operations"
         )
+        if self.logins:
+            width = max(len(x.email) for x in self.logins)
+            rows = "\n".join(
+                f"  {x.role:<16} {x.email:<{width}}  ({x.organization})" for x in self.logins
+            )
+            text += f"\nsign in with password '{DEMO_PASSWORD}' as:\n{rows}"
+        return text
 
 
 def next_monday(today: date | None = None) -> datetime:
@@ -81,6 +102,28 @@ def _count(session: Session, model: type) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+def demo_logins(session: Session) -> tuple[DemoLogin, ...]:
+    """The demo accounts present in the database."""
+    rows = session.execute(
+        select(
+            User.email,
+            Membership.role,
+            Organization.name,
+            Organization.is_operator,
+            Organization.is_provider,
+        )
+        .join(Membership, Membership.user_id == User.id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(User.email.like("%@sharefab.demo"))
+        .order_by(User.id)
+    ).all()
+    out = []
+    for email, role, org, is_operator, is_provider in rows:
+        label = "operator" if is_operator else ("provider " if is_provider else "buyer ") + role
+        out.append(DemoLogin(label, email, org))
+    return tuple(out)
+
+
 def summarise(session: Session, already_seeded: bool = False) -> SeedSummary:
     """Counts of what the database holds."""
     first_window = session.scalar(select(func.min(CapacityWindow.starts_at)))
@@ -93,6 +136,7 @@ def summarise(session: Session, already_seeded: bool = False) -> SeedSummary:
         operations=_count(session, Operation),
         horizon_start=first_window,
         already_seeded=already_seeded,
+        logins=demo_logins(session),
     )
 
 
@@ -124,6 +168,41 @@ def seed_cluster(
             progress.advance(task)
             _write(session, cluster, horizon_start, progress, task)
         return summarise(session)
+
+
+def _demo_accounts(
+    session: Session, cluster: Cluster, orgs: dict[str, Organization], used: set[str]
+) -> None:
+    """The operator's organisation and one login per role (skipped if they exist)."""
+    if session.scalar(select(User.id).where(User.email == "operator@sharefab.demo")):
+        return
+    slug = "sharefab-operations"
+    while slug in used:
+        slug += "-x"
+    operator = Organization(
+        name="sharefab Platform Operations",
+        name_local="共享制造平台运营中心",
+        slug=slug,
+        is_operator=True,
+        country="CN",
+    )
+    session.add(operator)
+    session.flush()
+    provider = next(orgs[g.key] for g in cluster.organizations if g.is_provider and not g.is_buyer)
+    buyer = next(orgs[g.key] for g in cluster.organizations if g.is_buyer and not g.is_provider)
+    accounts = [
+        ("operator@sharefab.demo", "Platform Operator", operator, Role.operator),
+        ("provider@sharefab.demo", "Provider Admin", provider, Role.admin),
+        ("shopfloor@sharefab.demo", "Shop-floor Member", provider, Role.member),
+        ("buyer@sharefab.demo", "Buyer Admin", buyer, Role.admin),
+    ]
+    password_hash = hash_password(DEMO_PASSWORD)
+    for email, name, org, role in accounts:
+        user = User(email=email, full_name=name, password_hash=password_hash)
+        session.add(user)
+        session.flush()
+        session.add(Membership(user_id=user.id, organization_id=org.id, role=role))
+    session.flush()
 
 
 def _progress() -> Progress:
@@ -165,6 +244,7 @@ def _write(
         )
     session.add_all(orgs.values())
     session.flush()
+    _demo_accounts(session, cluster, orgs, used)
     progress.advance(task)  # type: ignore[arg-type]
 
     step("sites")

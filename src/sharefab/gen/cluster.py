@@ -219,7 +219,7 @@ class Cluster:
 
 
 SIZES: dict[str, ClusterSpec] = {
-    "demo": ClusterSpec(factories=35, resources=320, orders=220, horizon_days=28),
+    "demo": ClusterSpec(factories=40, resources=340, orders=220, horizon_days=28),
     "S": ClusterSpec(factories=20, resources=150, orders=300),
     "M": ClusterSpec(factories=60, resources=600, orders=2_000),
     "L": ClusterSpec(factories=200, resources=2_000, orders=5_000),

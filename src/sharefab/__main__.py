@@ -1,0 +1,5 @@
+"""`python -m sharefab` runs the CLI."""
+
+from sharefab.cli import app
+
+app()

@@ -1,0 +1,110 @@
+"""The `sharefab` command line: migrations, one-line errors, and a real server answering."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from sharefab.cli import app
+from sharefab.seed import DEMO_PASSWORD
+
+runner = CliRunner()
+
+
+def test_db_upgrade_then_status(tmp_path: Path) -> None:
+    """`db upgrade` creates the schema and taxonomy; `db status` then says it is current."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    up = runner.invoke(app, ["db", "upgrade", "--database", url])
+    assert up.exit_code == 0, up.output
+    assert "capabilities in the taxonomy" in up.output
+    status = runner.invoke(app, ["db", "status", "--database", url])
+    assert "current" in status.output
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    """A database that cannot be reached gives one error line, no traceback."""
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    result = runner.invoke(app, ["db", "upgrade", "--database", url])
+    assert result.exit_code == 1
+    assert "cannot open the database" in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_seed_rejects_bad_size(tmp_path: Path) -> None:
+    """An unknown cluster size is one line naming the sizes."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    result = runner.invoke(app, ["seed", "--database", url, "--size", "huge"])
+    assert result.exit_code == 1
+    assert "demo, S, M, L, XL" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_serves_the_api(tmp_path: Path) -> None:
+    """`sharefab demo` seeds, serves on 127.0.0.1 and answers GET /api/v1/resources."""
+    port = _free_port()
+    env = {**os.environ, "SHAREFAB_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharefab", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the demo server did not come up within 90 s")
+        token = httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"username": "buyer@sharefab.demo", "password": DEMO_PASSWORD},
+        ).json()["access_token"]
+        page = httpx.get(
+            f"{base}/api/v1/capacity/search",
+            params={
+                "capability": "milling.cnc.3axis",
+                "start": "2020-01-01T00:00:00Z",
+                "end": "2100-01-01T00:00:00Z",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert page["total"] > 0
+        provider = httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"username": "provider@sharefab.demo", "password": DEMO_PASSWORD},
+        ).json()["access_token"]
+        resources = httpx.get(
+            f"{base}/api/v1/resources", headers={"Authorization": f"Bearer {provider}"}
+        )
+        assert resources.status_code == 200
+        assert resources.json()["total"] > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "sharefab demo is up" in out
+    assert "operator@sharefab.demo" in out
