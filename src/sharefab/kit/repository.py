@@ -33,5 +33,5 @@ def paginate_rows(
 ) -> tuple[list[Any], int]:
     """Like `paginate`, for statements that select several entities per row."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = list(session.execute(stmt.limit(page.limit).offset(page.offset)).tuples())
+    rows = list(session.execute(stmt.limit(page.limit).offset(page.offset)).all())
     return rows, int(total)

@@ -1,0 +1,255 @@
+"""Tenant isolation, generated from the app's own route list.
+
+Every route with an object id in its path is called as anonymous, as the owner, as another
+buyer, as another provider and as the operator, with objects owned by each tenant. No foreign
+caller may get a 2xx or see any of the object's data. A route missing from the matrix fails.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from tests.factories import Tenants, created, make_resource, make_site, order_body
+
+OWNERS = ("acme", "buyer2", "provider2")
+ACTORS = ("anonymous", "owner", "other_buyer", "other_provider", "operator")
+
+
+@dataclass
+class Owned:
+    """An object made for one owner: its id and a marker string only it contains."""
+
+    key: str
+    marker: str
+    owner_headers: dict[str, str] | None = None
+
+
+def _site(c: TestClient, marker: str) -> Owned:
+    return Owned(str(make_site(c, name=marker)["id"]), marker)
+
+
+def _resource(c: TestClient, marker: str) -> Owned:
+    site = make_site(c, name=marker)
+    return Owned(str(make_resource(c, site["id"], name=marker)["id"]), marker)
+
+
+def _window(c: TestClient, marker: str) -> Owned:
+    res = make_resource(c, make_site(c, name=marker)["id"], name=marker)
+    win = created(
+        c.post(
+            "/api/v1/capacity-windows",
+            json={
+                "resource_id": res["id"],
+                "starts_at": "2027-03-01T08:00:00Z",
+                "ends_at": "2027-03-01T16:00:00Z",
+                "note": marker,
+            },
+        )
+    )
+    return Owned(str(win["id"]), marker)
+
+
+def _order(c: TestClient, marker: str) -> Owned:
+    return Owned(
+        str(created(c.post("/api/v1/orders", json=order_body(marker, title=marker)))["id"]), marker
+    )
+
+
+def _org(c: TestClient, marker: str) -> Owned:
+    me = c.get("/api/v1/me").json()["organization"]
+    return Owned(str(me["id"]), me["slug"] + " Co")
+
+
+def _disposable_org(c: TestClient, marker: str) -> Owned:
+    """A new organisation shaped like the caller's, with its own admin (for deletion)."""
+    me = c.get("/api/v1/me").json()["organization"]
+    op = {"Authorization": OPERATOR_TOKEN[0]}
+    flags = {"is_provider": me["is_provider"], "is_buyer": me["is_buyer"]}
+    org = created(c.post("/api/v1/organizations", json={"name": marker, **flags}, headers=op))
+    email = f"{marker.lower()}@x.example"
+    user = {"email": email, "full_name": marker, "password": "long-enough-pw", "role": "admin"}
+    created(c.post("/api/v1/users", json={**user, "organization_id": org["id"]}, headers=op))
+    token = c.post("/api/v1/auth/token", data={"username": email, "password": "long-enough-pw"})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    return Owned(str(org["id"]), marker, headers)
+
+
+OPERATOR_TOKEN: list[str] = []
+
+
+def _user(c: TestClient, marker: str) -> Owned:
+    body = {
+        "email": f"{marker.lower()}@x.example",
+        "full_name": marker,
+        "password": "long-enough-pw",
+    }
+    return Owned(str(created(c.post("/api/v1/users", json=body))["id"]), marker)
+
+
+def _key(c: TestClient, marker: str) -> Owned:
+    made = created(c.post("/api/v1/api-keys", json={"name": marker, "scopes": ["read"]}))
+    return Owned(str(made["id"]), marker)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How to make the object a route acts on, and what owner and operator should get."""
+
+    make: Callable[[TestClient, str], Owned] | None
+    owner: int
+    operator: int
+    body: dict[str, Any] = field(default_factory=dict)
+    buyers_only: bool = False
+
+
+MATRIX: dict[tuple[str, str], Route] = {
+    ("GET", "/api/v1/organizations/{organization_id}"): Route(_org, 200, 200),
+    ("PATCH", "/api/v1/organizations/{organization_id}"): Route(
+        _org, 200, 200, {"name_local": "x"}
+    ),
+    ("DELETE", "/api/v1/organizations/{organization_id}"): Route(_disposable_org, 403, 204),
+    ("GET", "/api/v1/users/{user_id}"): Route(_user, 200, 200),
+    ("DELETE", "/api/v1/users/{user_id}"): Route(_user, 204, 204),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Route(_key, 200, 404),
+    ("GET", "/api/v1/capabilities/{code}"): Route(None, 200, 200),
+    ("GET", "/api/v1/sites/{site_id}"): Route(_site, 200, 200),
+    ("PATCH", "/api/v1/sites/{site_id}"): Route(_site, 200, 403, {"city": "Wuxi"}),
+    ("DELETE", "/api/v1/sites/{site_id}"): Route(_site, 204, 403),
+    ("GET", "/api/v1/resources/{resource_id}"): Route(_resource, 200, 200),
+    ("PATCH", "/api/v1/resources/{resource_id}"): Route(_resource, 200, 403, {"is_active": False}),
+    ("DELETE", "/api/v1/resources/{resource_id}"): Route(_resource, 204, 403),
+    ("GET", "/api/v1/capacity-windows/{window_id}"): Route(_window, 200, 200),
+    ("PATCH", "/api/v1/capacity-windows/{window_id}"): Route(_window, 200, 403, {"note": "moved"}),
+    ("DELETE", "/api/v1/capacity-windows/{window_id}"): Route(_window, 204, 403),
+    ("GET", "/api/v1/orders/{order_id}"): Route(_order, 200, 200, buyers_only=True),
+    ("PATCH", "/api/v1/orders/{order_id}"): Route(_order, 200, 403, {"notes": "x"}, True),
+    ("DELETE", "/api/v1/orders/{order_id}"): Route(_order, 204, 403, buyers_only=True),
+}
+
+FOREIGN = {
+    "acme": ("buyer2", "provider2"),
+    "buyer2": ("acme", "provider2"),
+    "provider2": ("buyer2", "acme"),
+}
+
+
+def _id_routes(client: TestClient) -> set[tuple[str, str]]:
+    routes = set()
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and "{" in route.path and route.path.startswith("/api/"):
+            for method in route.methods:
+                routes.add((method, route.path))
+    return routes
+
+
+def test_every_id_route_is_in_the_matrix(app_client: TestClient) -> None:
+    """Each API route with an object id is covered; a new route must be added to MATRIX."""
+    missing = _id_routes(app_client) - set(MATRIX)
+    assert not missing, f"routes missing from the isolation matrix: {sorted(missing)}"
+
+
+def test_no_foreign_access(app_client: TestClient, tenants: Tenants) -> None:
+    """0 foreign 2xx and 0 foreign data over every id route, actor and owner."""
+    tally: Counter[str] = Counter()
+    failures: list[str] = []
+    OPERATOR_TOKEN[:] = [tenants["operator"].headers["Authorization"]]
+
+    def as_(name: str) -> TestClient:
+        return TestClient(app_client.app, headers=tenants[name].headers)
+
+    for (method, path), spec in MATRIX.items():
+        for owner in OWNERS:
+            if spec.buyers_only and owner == "provider2":
+                continue
+            buyer, provider = FOREIGN[owner]
+            for actor in ACTORS:
+                obj = (
+                    spec.make(as_(owner), f"MARK{owner}{tally['calls']}x")
+                    if spec.make
+                    else Owned("milling.cnc.5axis", "")
+                )
+                url = path.replace(path[path.index("{") : path.index("}") + 1], obj.key)
+                caller = {
+                    "anonymous": TestClient(app_client.app),
+                    "owner": TestClient(app_client.app, headers=obj.owner_headers)
+                    if obj.owner_headers
+                    else as_(owner),
+                    "other_buyer": as_(buyer),
+                    "other_provider": as_(provider),
+                    "operator": as_("operator"),
+                }[actor]
+                kwargs = {"json": spec.body} if method == "PATCH" else {}
+                resp = caller.request(method, url, **kwargs)
+                tally["calls"] += 1
+                foreign = actor in ("other_buyer", "other_provider") and spec.make is not None
+                if foreign:
+                    tally["foreign calls"] += 1
+                    if resp.status_code < 300:
+                        tally["foreign 2xx"] += 1
+                    if obj.marker and obj.marker in resp.text:
+                        tally["foreign data"] += 1
+                expected = {
+                    "anonymous": 401,
+                    "owner": spec.owner,
+                    "operator": spec.operator,
+                }.get(actor, 404 if spec.make else 200)
+                if resp.status_code != expected:
+                    failures.append(
+                        f"{method} {path} owned by {owner} as {actor}: "
+                        f"{resp.status_code} (expected {expected}) {resp.text[:120]}"
+                    )
+    counts = {k: tally[k] for k in ("calls", "foreign calls", "foreign 2xx", "foreign data")}
+    print(f"\nisolation matrix: {len(MATRIX)} routes, {counts}")  # noqa: T201 - the closing note quotes these counts
+    assert tally["foreign 2xx"] == 0
+    assert tally["foreign data"] == 0
+    assert not failures, "\n".join(failures)
+
+
+LIST_ROUTES = (
+    "/api/v1/organizations",
+    "/api/v1/users",
+    "/api/v1/api-keys",
+    "/api/v1/sites",
+    "/api/v1/resources",
+    "/api/v1/capacity-windows",
+    "/api/v1/orders",
+)
+
+
+def test_lists_hold_no_foreign_rows(app_client: TestClient, tenants: Tenants) -> None:
+    """Every list, as every tenant, holds only that tenant's rows; the operator sees them all."""
+    markers: dict[str, list[str]] = {}
+    for owner in OWNERS:
+        c = TestClient(app_client.app, headers=tenants[owner].headers)
+        made = [
+            _window(c, f"LIST{owner}w").marker,
+            _user(c, f"LIST{owner}u").marker,
+            _key(c, f"LIST{owner}k").marker,
+        ]
+        if owner != "provider2":
+            made.append(_order(c, f"LIST{owner}o").marker)
+        markers[owner] = made
+    checked = {*LIST_ROUTES, "/api/v1/capabilities", "/api/v1/capacity/search", "/api/v1/me"}
+    for route in app_client.app.routes:  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        if route.path.startswith("/api/") and "{" not in route.path:
+            assert route.path in checked, f"add list route {route.path} to LIST_ROUTES"
+    for viewer in OWNERS:
+        c = TestClient(app_client.app, headers=tenants[viewer].headers)
+        for path in LIST_ROUTES:
+            body = c.get(path, params={"limit": 500}).text
+            for owner, owner_markers in markers.items():
+                for marker in owner_markers:
+                    if owner != viewer:
+                        assert marker not in body, f"{viewer} sees {owner}'s {marker} in {path}"
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    everything = "".join(op.get(p, params={"limit": 500}).text for p in LIST_ROUTES)
+    for owner in ("acme", "buyer2", "provider2"):
+        assert markers[owner][0] in everything
