@@ -353,6 +353,7 @@ def run(
     on_solution: Callable[[list[Assignment], int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     extra: dict[str, Any] | None = None,
+    on_bound: Callable[[int], None] | None = None,
 ) -> CpOutcome:
     """Solve the model with the objective already set."""
     solver = cp_model.CpSolver()
@@ -364,6 +365,9 @@ def run(
     for key, value in (extra or {}).items():
         setattr(p, key, value)
     cb = _Callback(v, data, on_solution, stop)
+    if on_bound is not None:
+        report = on_bound
+        solver.best_bound_callback = lambda bound: report(_ceil(bound))
     watcher = None
     if stop is not None:
         done = threading.Event()

@@ -31,8 +31,20 @@ class TabuParams:
     enabled: bool = True
     tenure_min: int = 2
     tenure_span: int = 10
-    restart_after: int = 4000
-    perturbation_moves: int = 4
+    restart_after: int = 1000
+    perturbation_moves: int = 2
+
+
+@dataclass(frozen=True)
+class PortfolioParams:
+    """Tabu beside CP-SAT for plain flexible job shops (makespan).
+
+    With N workers, N - 1 tabu processes run for the whole budget while the main process runs
+    CP-SAT (1 worker, strong redundant bounds) for ``cpsat_share`` of the time, then tabu from the
+    incumbent. Everything stops as soon as the incumbent meets the lower bound.
+    """
+
+    cpsat_share: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -50,12 +62,18 @@ class SolveParams:
     cpsat: CpSatParams = field(default_factory=CpSatParams)
     tabu: TabuParams = field(default_factory=TabuParams)
     lns: LnsParams = field(default_factory=LnsParams)
+    portfolio: PortfolioParams = field(default_factory=PortfolioParams)
     heuristic_starts: int = 8
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> SolveParams:
         kwargs: dict[str, Any] = {}
-        nested = {"cpsat": CpSatParams, "tabu": TabuParams, "lns": LnsParams}
+        nested: dict[str, type] = {
+            "cpsat": CpSatParams,
+            "tabu": TabuParams,
+            "lns": LnsParams,
+            "portfolio": PortfolioParams,
+        }
         known = {f.name for f in fields(cls)}
         for key, value in doc.items():
             if key not in known:

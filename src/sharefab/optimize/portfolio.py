@@ -1,15 +1,54 @@
-"""Portfolio for plain flexible job shops (makespan): tabu search beside CP-SAT."""
+"""Portfolio for plain flexible job shops (makespan): tabu search beside CP-SAT.
+
+With ``workers`` = N, N - 1 tabu searches run in their own processes for the whole budget
+(different seeds, each from the incumbent) and stream improvements back through a queue. The main
+process runs CP-SAT with one worker and the redundant bounds for ``cpsat_share`` of the time: it
+raises the lower bound (often to the optimum) and finds schedules of its own. Then the main process
+runs a tabu search of its own from the incumbent. Everything stops as soon as the incumbent meets
+the lower bound, so instances that CP-SAT can close finish early with status ``optimal``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import multiprocessing as mp
+import queue
+import time
+from typing import TYPE_CHECKING, Any
 
-from sharefab.optimize.data import ProblemData
-from sharefab.optimize.params import SolveParams
-from sharefab.optimize.result import Status
+from sharefab.optimize import cpsat, tabu
+from sharefab.optimize.data import ObjectiveTerm, ProblemData
+from sharefab.optimize.params import SolveParams, TabuParams
+from sharefab.optimize.result import Assignment, Status
 
 if TYPE_CHECKING:
     from sharefab.optimize.solve import Incumbent
+
+
+def _tabu_worker(
+    data: ProblemData,
+    initial: list[Assignment],
+    deadline: float,
+    params: TabuParams,
+    seed: int,
+    out: Any,
+    stop: Any,
+    bound: Any,
+) -> None:
+    def send(schedule: list[Assignment], value: int) -> None:
+        out.put((value, [tuple(a) for a in schedule]))
+
+    with contextlib.suppress(KeyboardInterrupt):  # parent shutting down
+        tabu.tabu_search(
+            data,
+            initial,
+            deadline,
+            params,
+            seed=seed,
+            on_improve=send,
+            stop=stop.is_set,
+            target=int(bound.value),
+        )
 
 
 def run_portfolio(
@@ -20,6 +59,98 @@ def run_portfolio(
     workers: int,
     seed: int,
 ) -> Status:
-    from sharefab.optimize.solve import _cpsat_then_lns
+    assert inc.schedule is not None, "the portfolio starts from the heuristic's schedule"
+    ctx = mp.get_context("fork")
+    results: Any = ctx.Queue()
+    stop_event = ctx.Event()
+    bound = ctx.Value("q", inc.lower_bound)
+    procs = []
+    for k in range(max(0, workers - 1)):
+        proc = ctx.Process(
+            target=_tabu_worker,
+            args=(
+                data,
+                inc.schedule,
+                deadline,
+                params.tabu,
+                seed * 7919 + k + 1,
+                results,
+                stop_event,
+                bound,
+            ),
+            daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
 
-    return _cpsat_then_lns(data, params, inc, deadline, workers, seed)
+    def drain() -> None:
+        while True:
+            try:
+                _, items = results.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            inc.offer([Assignment(*a) for a in items], "tabu")
+
+    def offer(schedule: list[Assignment], _value: int) -> None:
+        inc.offer(schedule, "search")
+
+    def done() -> bool:
+        drain()
+        return inc.proven or time.perf_counter() >= deadline
+
+    status = Status.FEASIBLE
+    try:
+        left = deadline - time.perf_counter()
+        budget = params.portfolio.cpsat_share * left
+        if budget > 0.05:
+            horizon = max(a.end for a in inc.schedule)
+            v = cpsat.build(data, params.cpsat, horizon, (ObjectiveTerm.MAKESPAN,))
+            assert v.makespan is not None
+            v.model.minimize(v.makespan)
+            cpsat.add_hint(v, data, inc.schedule)
+
+            def on_bound(value: int) -> None:
+                inc.raise_bound(value)
+                bound.value = inc.lower_bound
+
+            out = cpsat.run(
+                v,
+                data,
+                budget,
+                1,
+                seed,
+                params.cpsat,
+                on_solution=offer,
+                stop=done,
+                on_bound=on_bound,
+            )
+            if out.schedule is not None:
+                inc.offer(out.schedule, "cpsat")
+            if out.status == Status.OPTIMAL:
+                inc.raise_bound(out.objective or 0)
+            elif out.status != Status.INFEASIBLE:
+                inc.raise_bound(out.bound)
+            bound.value = inc.lower_bound
+        if not done() and deadline - time.perf_counter() > 0.05:
+            current = inc.schedule
+            assert current is not None
+            tabu.tabu_search(
+                data,
+                current,
+                deadline,
+                params.tabu,
+                seed=seed,
+                on_improve=offer,
+                stop=done,
+                target=inc.lower_bound,
+            )
+    finally:
+        stop_event.set()
+        for proc in procs:
+            proc.join(timeout=max(0.2, deadline - time.perf_counter() + 0.2))
+            if proc.is_alive():
+                proc.terminate()
+        drain()
+    if inc.proven:
+        status = Status.OPTIMAL
+    return status

@@ -15,6 +15,7 @@ Pipeline, all inside ``time_limit``:
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -23,6 +24,7 @@ from sharefab.optimize.bounds import objective_bound
 from sharefab.optimize.data import ObjectiveTerm, ProblemData
 from sharefab.optimize.heuristic import construct
 from sharefab.optimize.params import SolveParams
+from sharefab.optimize.portfolio import run_portfolio  # loads the tabu kernels once
 from sharefab.optimize.result import Assignment, Result, Status
 from sharefab.optimize.validate import objective_values, validate
 
@@ -38,8 +40,23 @@ class Incumbent:
         self.values: tuple[int, ...] | None = None
         self.lower_bound = 0
         self.rejected = 0
+        self.lock = threading.Lock()
 
     def offer(self, schedule: Sequence[Assignment], source: str = "") -> bool:
+        with self.lock:
+            return self._offer(schedule)
+
+    def raise_bound(self, bound: int) -> None:
+        with self.lock:
+            self.lower_bound = max(self.lower_bound, bound)
+
+    @property
+    def proven(self) -> bool:
+        """The incumbent meets the lower bound (single-term objectives only)."""
+        values = self.values
+        return values is not None and len(values) == 1 and values[0] <= self.lower_bound
+
+    def _offer(self, schedule: Sequence[Assignment]) -> bool:
         sched = sorted(schedule, key=lambda a: (a.job, a.operation))
         values = objective_values(self.data, sched)
         if self.values is not None and values >= self.values:
@@ -158,8 +175,6 @@ def solve(
         return inc.result(Status.OPTIMAL)
 
     if _plain_fjsp(data) and params.tabu.enabled:
-        from sharefab.optimize.portfolio import run_portfolio
-
         status = run_portfolio(data, params, inc, deadline, workers, seed)
     else:
         status = _cpsat_then_lns(data, params, inc, deadline, workers, seed)
