@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -20,6 +19,7 @@ from sharefab.kit.migrate import current_revision, head_revision
 from sharefab.kit.problems import install_problem_handlers, problem_response
 from sharefab.kit.settings import get_settings
 from sharefab.orders.api import router as orders_router
+from sharefab.web.routes import router as web_router
 
 API_PREFIX = "/api/v1"
 
@@ -51,10 +51,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     api.include_router(capacity_router)
     api.include_router(orders_router)
     app.include_router(api)
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    app.include_router(web_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

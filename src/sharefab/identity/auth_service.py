@@ -84,6 +84,16 @@ def login(
 
     A refusal is returned (not raised) so the caller's transaction keeps the failure count.
     """
+    outcome = authenticate(session, email, password, organization_id)
+    if isinstance(outcome, LoginRefusal):
+        return outcome
+    return _issue(session, *outcome)
+
+
+def authenticate(
+    session: Session, email: str, password: str, organization_id: int | None = None
+) -> tuple[int, int] | LoginRefusal:
+    """(user id, organisation id) when the password is right and the account may sign in."""
     now = utcnow()
     email = email.strip().lower()
     throttle = _throttle(session, email, now)
@@ -105,7 +115,7 @@ def login(
             return LoginRefusal(f"you are not a member of organization {organization_id}")
         return LoginRefusal("wrong e-mail or password (or the account is disabled)")
     throttle.consecutive_failures = 0
-    return _issue(session, user.id, member.organization_id)
+    return user.id, member.organization_id
 
 
 def _issue(session: Session, user_id: int, organization_id: int) -> TokenPair:

@@ -1,0 +1,1 @@
+"""Server-rendered pages per role (Jinja2 + HTMX), signed in by cookie sessions."""
