@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sharefab.kit.timespan import clip, haversine_km, overlaps, subtract
+from sharefab.kit.geo import haversine_km
+from sharefab.kit.timespan import clip, overlaps, subtract
 
 T0 = datetime(2027, 1, 4, tzinfo=UTC)
 

@@ -31,8 +31,9 @@ from sharefab.capacity.schemas import (
 from sharefab.capacity.taxonomy import load_taxonomy
 from sharefab.identity.principal import Principal, readable, writable
 from sharefab.kit.errors import Conflict, InvalidInput, NotFound, field_error
+from sharefab.kit.geo import haversine_km
 from sharefab.kit.repository import get_or_404
-from sharefab.kit.timespan import clip, haversine_km, minutes, subtract
+from sharefab.kit.timespan import clip, minutes, subtract
 from sharefab.market import service as market
 
 # --- taxonomy -----------------------------------------------------------------------------

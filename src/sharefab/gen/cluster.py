@@ -50,6 +50,7 @@ from sharefab.gen.catalog import (
     Step,
     Template,
 )
+from sharefab.kit import geo
 
 __all__ = [
     "SIZES",
@@ -228,37 +229,24 @@ SIZES: dict[str, ClusterSpec] = {
 
 # ------------------------------------------------------------------------------ transport
 
-ROAD_FACTOR = 1.3
-AVERAGE_SPEED_KMH = 50.0
-LOADING_MINUTES = 30  # loading plus unloading, per trip
-TRIP_BASE_FEN = 15_000  # 150 CNY call-out per trip
-TRIP_PER_KM_FEN = 450  # 4.5 CNY per road kilometre
-
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
-
-
-def _road_km(a: GenSite, b: GenSite) -> float:
-    return ROAD_FACTOR * haversine_km(a.latitude, a.longitude, b.latitude, b.longitude)
+    return geo.haversine_km(lat1, lon1, lat2, lon2)
 
 
 def transport_minutes(a: GenSite, b: GenSite) -> int:
-    """Truck time between two sites: road km (great circle x 1.3) at 50 km/h plus loading."""
+    """Truck time between two sites (see `sharefab.kit.geo`); 0 for the same site."""
     if a.key == b.key:
         return 0
-    return LOADING_MINUTES + math.ceil(_road_km(a, b) / AVERAGE_SPEED_KMH * 60)
+    return geo.truck_minutes(a.latitude, a.longitude, b.latitude, b.longitude)
 
 
 def transport_cost_minor(a: GenSite, b: GenSite) -> int:
-    """Price of one truck trip between two sites in CNY fen: call-out plus per road km."""
+    """Price of one truck trip between two sites in CNY fen; 0 for the same site."""
     if a.key == b.key:
         return 0
-    return TRIP_BASE_FEN + round(_road_km(a, b) * TRIP_PER_KM_FEN / 100) * 100
+    return geo.truck_cost_minor(a.latitude, a.longitude, b.latitude, b.longitude)
 
 
 def operation_minutes(op: GenOperation, quantity: int, resource_class: str | None = None) -> int:

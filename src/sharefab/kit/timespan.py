@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from math import asin, cos, radians, sin, sqrt
 
 Span = tuple[datetime, datetime]
 
@@ -42,11 +41,3 @@ def subtract(spans: Iterable[Span], holes: Iterable[Span]) -> list[Span]:
 def minutes(span: Span) -> int:
     """Whole minutes in a span."""
     return int((span[1] - span[0]).total_seconds() // 60)
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = radians(lat1), radians(lat2)
-    dp, dl = p2 - p1, radians(lon2 - lon1)
-    a = sin(dp / 2) ** 2 + cos(p1) * cos(p2) * sin(dl / 2) ** 2
-    return 2 * 6371.0088 * asin(sqrt(a))
