@@ -7,6 +7,10 @@ def import_all_models() -> None:
     """Import each domain's `models` module so its tables join the shared metadata."""
     import sharefab.audit.models
     import sharefab.capacity.models
+    import sharefab.execution.models
     import sharefab.identity.models
+    import sharefab.kit.idempotency_models
+    import sharefab.ledger.models
     import sharefab.market.models
-    import sharefab.orders.models  # noqa: F401
+    import sharefab.orders.models
+    import sharefab.reputation.models  # noqa: F401

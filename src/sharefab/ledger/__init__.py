@@ -1,0 +1,1 @@
+"""The settlement ledger: double-entry accounts, transfers, escrow per order, platform fees."""

@@ -1,0 +1,1 @@
+"""Reputation: ratings between the parties of an order and published credit scores."""
