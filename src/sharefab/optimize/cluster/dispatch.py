@@ -1,0 +1,84 @@
+"""Fast constructive plans: orders one after another, each operation on its earliest-finishing
+capable resource.
+
+``dispatch(index, rule)`` takes the orders in the order the rule gives and books every operation of
+an order (in precedence order) on the eligible resource where it can finish earliest, given the
+order's release date, its predecessors' ends plus transport from their sites, the resource's
+capacity windows and what is already booked (an operation may fill an earlier gap). Ties go to the
+cheaper resource. Rules:
+
+- ``fcfs``: first come, first served (release date) - the baseline, what a platform without
+  optimisation does;
+- ``edd``: earliest due date first;
+- ``slack``: least slack per unit of weight first (due - release - shortest remaining work).
+
+One pass over the 1.5 million (operation, resource) pairs of an ``L`` cluster takes seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sharefab.optimize.cluster.index import ClusterIndex
+from sharefab.optimize.cluster.plan import Plan
+from sharefab.optimize.cluster.timeline import INF, FreeTimeline
+
+RULES = ("fcfs", "edd", "slack")
+
+
+class DispatchError(RuntimeError):
+    """Dispatch found no place for an operation (its windows are all too short or taken)."""
+
+
+def job_order(index: ClusterIndex, rule: str) -> list[int]:
+    """The orders (jobs) in the sequence ``rule`` dispatches them."""
+    jobs = range(index.num_jobs)
+    release = [index.data.jobs[j].release for j in jobs]
+    horizon = max((e for w in index.windows for _, e in w[-1:]), default=0)
+    due = [horizon * 4 if d is None else d for d in index.due]
+    key: Callable[[int], tuple[float, ...]]
+    if rule == "fcfs":
+        key = lambda j: (release[j], j)  # noqa: E731
+    elif rule == "edd":
+        key = lambda j: (due[j], release[j], j)  # noqa: E731
+    elif rule == "slack":
+        work = [sum(min(index.mode_dur[i]) for i in index.job_ops[j]) for j in jobs]
+        key = lambda j: (  # noqa: E731
+            (due[j] - release[j] - work[j]) / max(1, index.weight[j]),
+            release[j],
+            j,
+        )
+    else:
+        raise ValueError(f"unknown dispatch rule {rule!r}; known: {', '.join(RULES)}")
+    return sorted(jobs, key=key)
+
+
+def dispatch(index: ClusterIndex, rule: str = "fcfs") -> Plan:
+    """A complete plan built by list scheduling in ``rule`` order (raises ``DispatchError``)."""
+    n = index.num_operations
+    res, start, end = [0] * n, [0] * n, [0] * n
+    free = [FreeTimeline(w) for w in index.windows]
+    site, cost, tt = index.res_site, index.res_cost, index.tt
+    preds, mode_res, mode_dur, release = index.preds, index.mode_res, index.mode_dur, index.release
+    for j in job_order(index, rule):
+        for i in index.job_ops[j]:
+            before = [(end[p], tt[site[res[p]]]) for p in preds[i]]
+            t0 = release[i]
+            best_end, best_cost, best_r, best_s = INF, INF, -1, INF
+            for r, d in zip(mode_res[i], mode_dur[i], strict=True):
+                t = t0
+                s_r = site[r]
+                for e, row in before:
+                    if e + row[s_r] > t:
+                        t = e + row[s_r]
+                s = free[r].earliest(t, d)
+                if s >= INF:
+                    continue
+                f = s + d
+                if f < best_end or (f == best_end and d * cost[r] < best_cost):
+                    best_end, best_cost, best_r, best_s = f, d * cost[r], r, s
+            if best_r < 0:
+                raise DispatchError(f"no capacity window left for {index.op_label(i)}")
+            free[best_r].book(best_s, best_end)
+            res[i], start[i], end[i] = best_r, best_s, best_end
+    return Plan(index, res, start, end)

@@ -1,0 +1,354 @@
+"""Plan a whole cluster: dispatch start plan, then large-neighbourhood search on a task pool.
+
+``plan_cluster(data, pool, time_limit, seed)``:
+
+1. refuses input no plan can exist for (``checks``), naming the order and operation;
+2. dispatches the orders with each rule of ``params.rules`` (the first gives the first feasible
+   plan within seconds) and keeps the best, validated;
+3. until the time is up, keeps ``pool.slots`` neighbourhoods in flight: the adaptive choice picks a
+   kind (roulette on recent success), the operator frees operations that no neighbourhood in flight
+   touches, ``extract`` turns them into a small ``SubProblem`` and the pool solves it with CP-SAT
+   (``submodel.solve_subproblem``) wherever its workers are;
+4. each answer that improves the objective (weighted tardiness, then cost) is applied; the plan is
+   checked by the independent validator after every batch of accepted answers, and a batch the
+   validator refuses is rolled back. A failed or lost task just drops its neighbourhood: the
+   incumbent is never touched by it.
+
+The pool is anything with ``slots``, ``submit(fn, arg)`` and ``wait(timeout)`` (``TaskPool``); the
+engines in ``sharefab.engine`` provide a process pool and a Dask cluster, ``InlinePool`` solves
+in this process. This module imports neither.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+from sharefab.optimize.cluster.checks import check_plannable
+from sharefab.optimize.cluster.dispatch import dispatch
+from sharefab.optimize.cluster.index import ClusterIndex
+from sharefab.optimize.cluster.neighbourhoods import OPERATORS, Busy
+from sharefab.optimize.cluster.params import ClusterParams
+from sharefab.optimize.cluster.plan import Plan
+from sharefab.optimize.cluster.submodel import solve_subproblem
+from sharefab.optimize.cluster.subproblem import SubProblem, SubSolution, extract
+from sharefab.optimize.data import ProblemData
+from sharefab.optimize.result import Assignment
+from sharefab.optimize.validate import validate
+
+
+class TaskPool(Protocol):
+    """Where sub-problems are solved: up to ``slots`` tasks at once."""
+
+    @property
+    def slots(self) -> int: ...
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> int:
+        """Start ``fn(arg)``; return a ticket."""
+        ...
+
+    def wait(self, timeout: float) -> list[tuple[int, Any]]:
+        """Tickets finished within ``timeout`` s with their result (or the exception raised)."""
+        ...
+
+
+class InlinePool:
+    """Solve each task in this process when it is waited for (one slot)."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[int, Callable[[Any], Any], Any]] = []
+        self._next = 0
+
+    @property
+    def slots(self) -> int:
+        return 1
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> int:
+        self._next += 1
+        self._queue.append((self._next, fn, arg))
+        return self._next
+
+    def wait(self, timeout: float) -> list[tuple[int, Any]]:
+        if not self._queue:
+            return []
+        ticket, fn, arg = self._queue.pop(0)
+        try:
+            return [(ticket, fn(arg))]
+        except Exception as exc:  # a failed task drops its neighbourhood, nothing more
+            return [(ticket, exc)]
+
+
+@dataclass
+class KindStats:
+    weight: float = 1.0
+    size: float = 40.0
+    tries: int = 0
+    improvements: int = 0
+
+
+@dataclass
+class ClusterResult:
+    """The best validated plan and how the search got there."""
+
+    schedule: list[Assignment]
+    values: tuple[int, int]  # (weighted tardiness, cost)
+    valid: bool
+    first_feasible_s: float
+    start_rule: str
+    start_values: tuple[int, int]
+    iterations: int = 0  # neighbourhoods solved
+    improvements: int = 0
+    dropped: int = 0  # failed, lost or stale tasks
+    rejected: int = 0  # batches the validator refused
+    runtime_s: float = 0.0
+    history: list[tuple[float, int, int]] = field(default_factory=list)  # (s, tardiness, cost)
+    kinds: dict[str, KindStats] = field(default_factory=dict)
+
+
+@dataclass
+class _InFlight:
+    sub: SubProblem
+    jobs: set[int]
+    versions: dict[int, int]  # resource -> version at submission
+    job_versions: dict[int, int]
+
+
+class _Search:
+    """State of one LNS run (the incumbent, versions, adaptive weights)."""
+
+    def __init__(
+        self,
+        index: ClusterIndex,
+        plan: Plan,
+        params: ClusterParams,
+        rng: random.Random,
+        t0: float,
+    ) -> None:
+        self.index, self.plan, self.params, self.rng, self.t0 = index, plan, params, rng, t0
+        self.values = plan.values()
+        self.tardiness = [plan.job_tardiness(j) for j in range(index.num_jobs)]
+        self.res_version = [0] * index.num_resources
+        self.job_version = [0] * index.num_jobs
+        self.busy = Busy()
+        self.kinds = {k: KindStats(size=float(params.initial_size)) for k in params.kinds}
+        self.inflight: dict[int, _InFlight] = {}
+        self.last_finished: _InFlight | None = None
+        self.tag = 0
+        self.history: list[tuple[float, int, int]] = [
+            (time.perf_counter() - t0, self.values[0], self.values[1])
+        ]
+        self.iterations = self.improvements = self.dropped = self.rejected = 0
+
+    def pick_kind(self) -> str:
+        total = sum(s.weight for s in self.kinds.values())
+        x = self.rng.random() * total
+        for kind, s in self.kinds.items():
+            x -= s.weight
+            if x <= 0:
+                return kind
+        return next(iter(self.kinds))
+
+    def neighbourhood(self) -> SubProblem | None:
+        for _try in range(5):
+            kind = self.pick_kind()
+            stats = self.kinds[kind]
+            size = max(self.params.min_size, round(stats.size))
+            free = OPERATORS[kind](self.plan, self.rng, size, self.busy, self.tardiness)
+            if len(free) < 2:
+                continue
+            self.tag += 1
+            return extract(
+                self.plan,
+                free,
+                self.rng,
+                tag=self.tag,
+                kind=kind,
+                max_modes=self.params.max_modes,
+                busy_resources=self.busy.resources,
+            )
+        return None
+
+    def submitted(self, sub: SubProblem) -> None:
+        jobs = {self.index.op_job[op.op] for op in sub.ops}
+        self.busy.take(jobs, sub.resources)
+        self.inflight[sub.tag] = _InFlight(
+            sub,
+            jobs,
+            {r: self.res_version[r] for r in sub.resources},
+            {j: self.job_version[j] for j in jobs},
+        )
+        self.kinds[sub.kind].tries += 1
+
+    def finished(self, tag: int) -> _InFlight:
+        task = self.inflight.pop(tag)
+        self.busy.release(task.jobs, task.sub.resources)
+        self.last_finished = task
+        return task
+
+    def adapt(self, kind: str, sol: SubSolution | None, improved: bool) -> None:
+        p = self.params
+        s = self.kinds[kind]
+        score = 3.0 if improved else 0.5 if sol is not None and sol.status == "optimal" else 0.1
+        s.weight = max(0.05, (1 - p.reaction) * s.weight + p.reaction * score)
+        if sol is not None and sol.status == "optimal" and sol.wall_time < 0.5 * p.sub_time_limit:
+            s.size = min(p.max_size, s.size * 1.15)
+        elif sol is None or sol.status != "optimal":
+            s.size = max(p.min_size, s.size * 0.85)
+
+    def apply(
+        self, task: _InFlight | None, sol: SubSolution
+    ) -> list[tuple[int, int, int, int]] | None:
+        """Apply ``sol`` if it is fresh and improves; return the undo list (None: not applied)."""
+        assert task is not None
+        if any(self.res_version[r] != v for r, v in task.versions.items()) or any(
+            self.job_version[j] != v for j, v in task.job_versions.items()
+        ):
+            self.dropped += 1
+            return None
+        plan = self.plan
+        jobs = sorted(task.jobs)
+        before = [plan.job_values(j) for j in jobs]
+        undo = [(i, plan.res[i], plan.start[i], plan.end[i]) for i, _, _, _ in sol.changes]
+        plan.move(sol.changes)
+        after = [plan.job_values(j) for j in jobs]
+        dt = sum(a[0] for a in after) - sum(b[0] for b in before)
+        dc = sum(a[1] for a in after) - sum(b[1] for b in before)
+        if (dt, dc) >= (0, 0):
+            plan.move(undo)
+            return None
+        self.values = (self.values[0] + dt, self.values[1] + dc)
+        for j, a in zip(jobs, after, strict=True):
+            self.tardiness[j] = a[0]
+        self._bump(sol.changes, undo)
+        return undo
+
+    def _bump(self, *change_lists: list[tuple[int, int, int, int]] | tuple[Any, ...]) -> None:
+        for changes in change_lists:
+            for i, r, _, _ in changes:
+                self.res_version[r] += 1
+                self.job_version[self.index.op_job[i]] += 1
+
+    def rollback(self, undos: list[list[tuple[int, int, int, int]]]) -> None:
+        for undo in reversed(undos):
+            self.plan.move(undo)
+            self._bump(undo)
+        self.values = self.plan.values()
+        self.tardiness = [self.plan.job_tardiness(j) for j in range(self.index.num_jobs)]
+
+    def record(self) -> None:
+        self.history.append((time.perf_counter() - self.t0, self.values[0], self.values[1]))
+
+
+def start_plan(
+    index: ClusterIndex, rules: tuple[str, ...], t0: float, deadline: float
+) -> tuple[Plan, str, float]:
+    """The best validated dispatch plan over ``rules`` and the time to the first one."""
+    best: tuple[tuple[int, int], Plan, str] | None = None
+    first = math.inf
+    for rule in rules:
+        if best is not None and time.perf_counter() > deadline:
+            break
+        plan = dispatch(index, rule)
+        values = plan.values()
+        if best is not None and values >= best[0]:
+            continue
+        violations = validate(index.data, plan.schedule())
+        if violations:
+            continue
+        if best is None:
+            first = time.perf_counter() - t0
+        best = (values, plan, rule)
+    if best is None:
+        raise RuntimeError("no dispatch rule produced a valid plan")
+    return best[1], best[2], first
+
+
+def plan_cluster(
+    data: ProblemData | ClusterIndex,
+    pool: TaskPool | None = None,
+    time_limit: float = 60.0,
+    seed: int = 0,
+    params: ClusterParams | None = None,
+    on_improve: Callable[[float, tuple[int, int]], None] | None = None,
+) -> ClusterResult:
+    """Plan ``data`` within ``time_limit`` seconds; see the module docstring."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    params = params or ClusterParams()
+    pool = pool or InlinePool()
+    rng = random.Random(seed)
+    index = data if isinstance(data, ClusterIndex) else ClusterIndex.from_problem(data)
+    check_plannable(index)
+    plan, rule, first = start_plan(index, params.rules, t0, t0 + 0.3 * time_limit)
+    search = _Search(index, plan, params, rng, t0)
+    start_values = search.values
+    if on_improve is not None:
+        on_improve(time.perf_counter() - t0, search.values)
+    tickets: dict[int, int] = {}  # pool ticket -> neighbourhood tag
+    margin, grace = 0.2, 1.0
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining > margin + 0.3:
+            while len(tickets) < pool.slots:
+                sub = search.neighbourhood()
+                if sub is None:
+                    break
+                limit = min(params.sub_time_limit, remaining - margin)
+                task = partial(solve_subproblem, time_limit=limit, seed=rng.randrange(1 << 30))
+                tickets[pool.submit(task, sub)] = sub.tag
+                search.submitted(sub)
+        if not tickets:
+            break
+        done = pool.wait(max(0.01, min(1.0, deadline + grace - time.perf_counter())))
+        undos = []
+        for ticket, outcome in done:
+            tag = tickets.pop(ticket, None)
+            if tag is None:
+                continue
+            kind = search.finished(tag).sub.kind if tag in search.inflight else ""
+            if not kind:
+                continue
+            task_state_sub = outcome if isinstance(outcome, SubSolution) else None
+            if task_state_sub is None:  # the task failed or its worker was lost
+                search.dropped += 1
+                search.adapt(kind, None, False)
+                continue
+            search.iterations += 1
+            undo = search.apply(search.last_finished, outcome) if outcome.changes else None
+            search.adapt(kind, outcome, undo is not None)
+            if undo is not None:
+                undos.append(undo)
+                search.kinds[kind].improvements += 1
+        if undos:
+            if validate(index.data, search.plan.schedule()):
+                search.rejected += 1
+                search.rollback(undos)
+            else:
+                search.improvements += len(undos)
+                search.record()
+                if on_improve is not None:
+                    on_improve(time.perf_counter() - t0, search.values)
+        if time.perf_counter() > deadline + grace:
+            break  # tasks that do not come back in time (a lost worker): keep the incumbent
+    schedule = search.plan.schedule()
+    valid = not validate(index.data, schedule)
+    return ClusterResult(
+        schedule=schedule,
+        values=search.values,
+        valid=valid,
+        first_feasible_s=first,
+        start_rule=rule,
+        start_values=start_values,
+        iterations=search.iterations,
+        improvements=search.improvements,
+        dropped=search.dropped,
+        rejected=search.rejected,
+        runtime_s=time.perf_counter() - t0,
+        history=search.history,
+        kinds=search.kinds,
+    )

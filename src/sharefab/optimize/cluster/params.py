@@ -1,0 +1,45 @@
+"""Tunables of the cluster planner, loadable from TOML (``ClusterParams.from_file``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Dispatch rules tried for the start plan, LNS neighbourhoods and their sizes.
+
+    rules: dispatch rules for the start plan (the first one gives the first feasible plan).
+    kinds: neighbourhood kinds the adaptive choice draws from.
+    sub_time_limit: seconds CP-SAT gets per neighbourhood.
+    initial_size / min_size / max_size: operations freed per neighbourhood (adapted per kind:
+        grows when CP-SAT proves the neighbourhood optimal quickly, shrinks when it times out).
+    max_modes: candidate resources per freed operation (its current one included).
+    reaction: how fast the adaptive weights of the neighbourhood kinds follow recent success.
+    """
+
+    rules: tuple[str, ...] = ("fcfs", "edd", "slack")
+    kinds: tuple[str, ...] = ("time_window", "resource_group", "related_orders", "tardy")
+    sub_time_limit: float = 2.0
+    initial_size: int = 40
+    min_size: int = 8
+    max_size: int = 250
+    max_modes: int = 6
+    reaction: float = 0.2
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ClusterParams:
+        known = {f.name for f in fields(cls)}
+        unknown = set(doc) - known
+        if unknown:
+            raise ValueError(f"unknown cluster parameter(s): {sorted(unknown)}")
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.items()}
+        return cls(**kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ClusterParams:
+        with open(path, "rb") as fh:
+            return cls.from_dict(tomllib.load(fh))

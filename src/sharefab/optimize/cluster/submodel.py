@@ -1,0 +1,211 @@
+"""Solve one ``SubProblem`` with CP-SAT (the only module of this package that imports OR-Tools).
+
+``solve_subproblem`` is a plain top-level function of picklable data, so an engine can run it in
+this process, in a process pool or on a Dask worker. One constraint family per function, as in
+``optimize.cpsat``: modes, resources (no overlap with the blocked time), precedence with transport
+time and cost, tardiness, objective, hint.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from sharefab.optimize.cluster.subproblem import SubProblem, SubSolution
+
+
+@dataclass
+class _Vars:
+    model: cp_model.CpModel
+    starts: list[cp_model.IntVar] = field(default_factory=list)
+    ends: list[cp_model.IntVar] = field(default_factory=list)
+    lits: list[list[Any]] = field(default_factory=list)  # per op, per mode: literal or 1
+    cost: list[Any] = field(default_factory=list)
+
+
+def _modes(sub: SubProblem, v: _Vars) -> None:
+    """Each operation runs on exactly one of its modes, within the mode's time bounds."""
+    m = v.model
+    per_res: list[list[cp_model.IntervalVar]] = [[] for _ in sub.resources]
+    for k, op in enumerate(sub.ops):
+        lo = min(md.earliest_start for md in op.modes)
+        hi = max(md.latest_end - md.duration for md in op.modes)
+        start = m.new_int_var(lo, max(lo, hi), f"s{k}")
+        end = m.new_int_var(lo, sub.t1, f"e{k}")
+        lits: list[Any] = []
+        if len(op.modes) == 1:
+            md = op.modes[0]
+            lits.append(1)
+            m.add(end == start + md.duration)
+            per_res[md.resource].append(m.new_fixed_size_interval_var(start, md.duration, ""))
+            m.add(start >= md.earliest_start)
+            m.add(end <= md.latest_end)
+            v.cost.append(md.cost)
+        else:
+            for md in op.modes:
+                x = m.new_bool_var(f"x{k}_{md.resource}")
+                lits.append(x)
+                per_res[md.resource].append(
+                    m.new_optional_fixed_size_interval_var(start, md.duration, x, "")
+                )
+                m.add(end == start + md.duration).only_enforce_if(x)
+                if md.earliest_start > lo:
+                    m.add(start >= md.earliest_start).only_enforce_if(x)
+                if md.latest_end < sub.t1:
+                    m.add(end <= md.latest_end).only_enforce_if(x)
+                v.cost.append(md.cost * x)
+            m.add_exactly_one(lits)
+        v.starts.append(start)
+        v.ends.append(end)
+        v.lits.append(lits)
+    _resources(sub, v, per_res)
+
+
+def _resources(sub: SubProblem, v: _Vars, per_res: list[list[cp_model.IntervalVar]]) -> None:
+    """One no-overlap per resource over its candidate operations and its blocked time."""
+    m = v.model
+    for r, intervals in enumerate(per_res):
+        blocked = [m.new_fixed_size_interval_var(s, e - s, "") for s, e in sub.blocked[r]]
+        if len(intervals) + len(blocked) > 1 and intervals:
+            m.add_no_overlap(intervals + blocked)
+
+
+def _site_literals(sub: SubProblem, v: _Vars, k: int) -> dict[int, Any]:
+    by_site: dict[int, list[Any]] = {}
+    for md, lit in zip(sub.ops[k].modes, v.lits[k], strict=True):
+        by_site.setdefault(sub.res_site[md.resource], []).append(lit)
+    out: dict[int, Any] = {}
+    for site, lits in by_site.items():
+        if len(lits) == 1:
+            out[site] = lits[0]
+        else:
+            b = v.model.new_bool_var("")
+            v.model.add_max_equality(b, lits)
+            out[site] = b
+    return out
+
+
+def _precedence(sub: SubProblem, v: _Vars) -> None:
+    """Successor starts after its predecessor ends plus the transport between their sites; a
+    move between sites costs the transport price."""
+    m = v.model
+    sites: dict[int, dict[int, Any]] = {}
+    for a, b in sub.arcs:
+        m.add(v.starts[b] >= v.ends[a])
+        for k in (a, b):
+            if k not in sites:
+                sites[k] = _site_literals(sub, v, k)
+        for sa, la in sites[a].items():
+            for sb, lb in sites[b].items():
+                both = [x for x in (la, lb) if not isinstance(x, int)]
+                if sub.tt[sa][sb] > 0:
+                    gap = m.add(v.starts[b] >= v.ends[a] + sub.tt[sa][sb])
+                    if both:
+                        gap.only_enforce_if(both)
+                if sub.tc[sa][sb] > 0:
+                    if both:
+                        y = m.new_bool_var("")
+                        m.add_bool_or([y, *(x.Not() for x in both)])
+                        v.cost.append(sub.tc[sa][sb] * y)
+                    else:
+                        v.cost.append(sub.tc[sa][sb])
+
+
+def _hint_tardiness(sub: SubProblem) -> int:
+    completion: dict[int, int] = {}
+    for op in sub.ops:
+        end = op.hint_start + op.modes[op.hint_mode].duration
+        completion[op.job] = max(completion.get(op.job, 0), end)
+    total = 0
+    for j, c in completion.items():
+        due = sub.job_due[j]
+        if due is not None:
+            total += sub.job_weight[j] * max(0, c - due)
+    return total
+
+
+def _objective(sub: SubProblem, v: _Vars) -> None:
+    """Weighted tardiness when the current placement has some (cost is then only compared by
+    the caller), else cost: two small objectives search better than one lexicographic sum."""
+    m = v.model
+    if _hint_tardiness(sub) == 0:
+        m.minimize(sum(v.cost))
+        return
+    by_job: dict[int, list[int]] = {}
+    for k, op in enumerate(sub.ops):
+        by_job.setdefault(op.job, []).append(k)
+    tard = []
+    for j, ks in by_job.items():
+        due = sub.job_due[j]
+        if due is None or sub.job_weight[j] == 0:
+            continue
+        t = m.new_int_var(0, max(0, sub.t1 - due), f"t{j}")
+        for k in ks:
+            m.add(t >= v.ends[k] - due)
+        tard.append(sub.job_weight[j] * t)
+    m.minimize(sum(tard))
+
+
+def _hint(sub: SubProblem, v: _Vars) -> None:
+    for k, op in enumerate(sub.ops):
+        md = op.modes[op.hint_mode]
+        v.model.add_hint(v.starts[k], op.hint_start)
+        v.model.add_hint(v.ends[k], op.hint_start + md.duration)
+        for p, lit in enumerate(v.lits[k]):
+            if not isinstance(lit, int):
+                v.model.add_hint(lit, p == op.hint_mode)
+
+
+def build_model(sub: SubProblem) -> _Vars:
+    v = _Vars(cp_model.CpModel())
+    _modes(sub, v)
+    _precedence(sub, v)
+    _objective(sub, v)
+    _hint(sub, v)
+    return v
+
+
+_STATUS = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+    cp_model.MODEL_INVALID: "invalid",
+}
+
+
+def solve_subproblem(sub: SubProblem, time_limit: float = 2.0, seed: int = 0) -> SubSolution:
+    """Re-plan ``sub`` with CP-SAT (one search thread) for at most ``time_limit`` seconds."""
+    t0 = time.perf_counter()
+    v = build_model(sub)
+    built = time.perf_counter() - t0
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.01, time_limit - built)
+    p.num_workers = 1
+    p.random_seed = seed
+    code = solver.solve(v.model)
+    status = _STATUS.get(code, "unknown")
+    wall = time.perf_counter() - t0
+    stats = {"build_s": built, "ops": float(len(sub.ops))}
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return SubSolution(sub.tag, sub.kind, status, wall_time=wall, stats=stats)
+    changes = []
+    for k, op in enumerate(sub.ops):
+        p_mode = next(
+            n for n, lit in enumerate(v.lits[k]) if isinstance(lit, int) or solver.value(lit)
+        )
+        md = op.modes[p_mode]
+        s = solver.value(v.starts[k])
+        changes.append((op.op, sub.resources[md.resource], s, s + md.duration))
+    return SubSolution(
+        sub.tag,
+        sub.kind,
+        status,
+        tuple(changes),
+        round(solver.objective_value),
+        wall_time=wall,
+        stats=stats,
+    )
