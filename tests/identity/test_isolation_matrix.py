@@ -7,6 +7,7 @@ caller may get a 2xx or see any of the object's data. A route missing from the m
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from typing import Any
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from sharefab.kit.db import unit_of_work
+from sharefab.ledger import service as ledger
+from sharefab.reputation import service as reputation
 from tests.factories import Tenants, created, make_resource, make_site, order_body
 
 OWNERS = ("acme", "buyer2", "provider2")
@@ -97,6 +101,68 @@ def _key(c: TestClient, marker: str) -> Owned:
     return Owned(str(made["id"]), marker)
 
 
+def _money(c: TestClient, marker: str) -> tuple[int, int]:
+    """The caller's organisation pays an escrow as buyer and is paid from it as provider."""
+    org_id = c.get("/api/v1/me").json()["organization"]["id"]
+    crc = zlib.crc32(marker.encode())
+    order_id, amount = 10_000_000 + crc % 1_000_000_000, 1_000 + crc % 900_000
+    with unit_of_work(c.app.state.engine) as s:  # type: ignore[attr-defined]
+        ledger.fund_escrow(
+            s, order_id=order_id, buyer_org_id=org_id, amount_minor=amount, currency="CNY"
+        )
+        ledger.release_to_provider(
+            s,
+            order_id=order_id,
+            provider_org_id=org_id,
+            amount_minor=amount,
+            currency="CNY",
+            fee_bps=500,
+            reference=marker,
+        )
+        earnings = [a for a in ledger.balances_for(s, org_id) if a.kind == "provider_earnings"]
+        return earnings[0].id, earnings[0].balance_minor
+
+
+def _ledger_account(c: TestClient, marker: str) -> Owned:
+    account_id, balance = _money(c, marker)
+    return Owned(str(account_id), f'"balance_minor":{balance}')
+
+
+def _ledger_entries(c: TestClient, marker: str) -> Owned:
+    account_id, _ = _money(c, marker)
+    return Owned(str(account_id), marker)
+
+
+def _escrow(c: TestClient, marker: str) -> Owned:
+    order = created(c.post("/api/v1/orders", json=order_body(marker, title=marker)))
+    amount = 1_000 + zlib.crc32(marker.encode()) % 900_000
+    with unit_of_work(c.app.state.engine) as s:  # type: ignore[attr-defined]
+        ledger.fund_escrow(
+            s,
+            order_id=order["id"],
+            buyer_org_id=order["organization_id"],
+            amount_minor=amount,
+            currency="CNY",
+        )
+    return Owned(str(order["id"]), f'"balance_minor":{amount}')
+
+
+def _credit(c: TestClient, marker: str) -> Owned:
+    org_id = c.get("/api/v1/me").json()["organization"]["id"]
+    done = 1_000 + zlib.crc32(marker.encode()) % 900_000
+    with unit_of_work(c.app.state.engine) as s:  # type: ignore[attr-defined]
+        reputation.record_operation_outcome(
+            s,
+            provider_org_id=org_id,
+            on_time=True,
+            quantity_done=done,
+            quantity_scrapped=0,
+            response_minutes=None,
+        )
+        total = reputation.provider_score(s, org_id).quantity_done
+    return Owned(str(org_id), f'"quantity_done":{total}')
+
+
 @dataclass(frozen=True)
 class Route:
     """How to make the object a route acts on, and what owner and operator should get."""
@@ -130,6 +196,10 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/orders/{order_id}"): Route(_order, 200, 200, buyers_only=True),
     ("PATCH", "/api/v1/orders/{order_id}"): Route(_order, 200, 403, {"notes": "x"}, True),
     ("DELETE", "/api/v1/orders/{order_id}"): Route(_order, 204, 403, buyers_only=True),
+    ("GET", "/api/v1/ledger/accounts/{account_id}"): Route(_ledger_account, 200, 200),
+    ("GET", "/api/v1/ledger/accounts/{account_id}/entries"): Route(_ledger_entries, 200, 200),
+    ("GET", "/api/v1/ledger/escrow/{order_id}"): Route(_escrow, 200, 200, buyers_only=True),
+    ("GET", "/api/v1/credit/{organization_id}"): Route(_credit, 200, 200),
 }
 
 FOREIGN = {
@@ -219,6 +289,10 @@ LIST_ROUTES = (
     "/api/v1/resources",
     "/api/v1/capacity-windows",
     "/api/v1/orders",
+    "/api/v1/ledger/accounts",
+    "/api/v1/ledger/transfers",
+    "/api/v1/credit/me",
+    "/api/v1/ratings",
 )
 
 

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Integer,
-    String,
     Text,
     UniqueConstraint,
 )
