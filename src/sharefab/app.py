@@ -19,6 +19,7 @@ from sharefab.kit.migrate import current_revision, head_revision
 from sharefab.kit.problems import install_problem_handlers, problem_response
 from sharefab.kit.settings import get_settings
 from sharefab.ledger.api import router as ledger_router
+from sharefab.market.api import router as market_router
 from sharefab.orders.api import router as orders_router
 from sharefab.reputation.api import credit_router, ratings_router
 from sharefab.web.routes import router as web_router
@@ -55,6 +56,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     api.include_router(ledger_router)
     api.include_router(credit_router)
     api.include_router(ratings_router)
+    api.include_router(market_router)
     app.include_router(api)
     app.include_router(web_router)
 

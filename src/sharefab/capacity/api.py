@@ -23,6 +23,7 @@ from sharefab.capacity.schemas import (
 )
 from sharefab.identity.deps import CurrentPrincipal, scoped
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
+from sharefab.kit.idempotency import IdempotencyDep
 from sharefab.kit.pagination import Page, PageDep
 from sharefab.kit.repository import paginate
 from sharefab.kit.schemas import AwareDatetime
@@ -65,9 +66,15 @@ def get_capability(session: SessionDep, principal: CurrentPrincipal, code: str) 
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def create_site(session: SessionDep, principal: CurrentPrincipal, body: SiteCreate) -> SitePublic:
+def create_site(
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: SiteCreate
+) -> SitePublic:
     """Add a factory location."""
-    return SitePublic.model_validate(service.create_site(session, principal, body))
+
+    def produce() -> Any:
+        return SitePublic.model_validate(service.create_site(session, principal, body))
+
+    return idem.run(produce)
 
 
 @router.get("/sites", tags=["sites"])
@@ -108,10 +115,14 @@ def delete_site(session: SessionDep, principal: CurrentPrincipal, site_id: int) 
 
 @router.post("/resources", status_code=status.HTTP_201_CREATED, tags=["resources"])
 def create_resource(
-    session: SessionDep, principal: CurrentPrincipal, body: ResourceCreate
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: ResourceCreate
 ) -> ResourcePublic:
     """Add a machine, line, tool, instrument, vehicle or team to a site."""
-    return ResourcePublic.model_validate(service.create_resource(session, principal, body))
+
+    def produce() -> Any:
+        return ResourcePublic.model_validate(service.create_resource(session, principal, body))
+
+    return idem.run(produce)
 
 
 @router.get("/resources", tags=["resources"])
@@ -169,10 +180,14 @@ def delete_resource(session: SessionDep, principal: CurrentPrincipal, resource_i
 
 @router.post("/capacity-windows", status_code=status.HTTP_201_CREATED, tags=["capacity"])
 def create_window(
-    session: SessionDep, principal: CurrentPrincipal, body: WindowCreate
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: WindowCreate
 ) -> WindowPublic:
     """Offer a span of a resource's time."""
-    return WindowPublic.model_validate(service.create_window(session, principal, body))
+
+    def produce() -> Any:
+        return WindowPublic.model_validate(service.create_window(session, principal, body))
+
+    return idem.run(produce)
 
 
 @router.get("/capacity-windows", tags=["capacity"])

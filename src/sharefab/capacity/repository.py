@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sharefab.capacity.models import (
     Capability,
     CapacityWindow,
+    Downtime,
     Resource,
     ResourceCapability,
     ResourceKind,
@@ -118,16 +119,18 @@ def overlapping_windows(
 
 
 def search_candidates(
-    session: Session, capability: str
+    session: Session, capability: str, active_only: bool = True
 ) -> list[tuple[Resource, ResourceCapability, Site]]:
-    """Active resources offering `capability`, with their capability row and site."""
+    """Resources offering `capability` (active ones by default), with capability row and site."""
     stmt = (
         select(Resource, ResourceCapability, Site)
         .join(ResourceCapability, ResourceCapability.resource_id == Resource.id)
         .join(Site, Site.id == Resource.site_id)
-        .where(ResourceCapability.capability_code == capability, Resource.is_active.is_(True))
+        .where(ResourceCapability.capability_code == capability)
         .order_by(Resource.id)
     )
+    if active_only:
+        stmt = stmt.where(Resource.is_active.is_(True))
     return [(r, rc, s) for r, rc, s in session.execute(stmt)]
 
 
@@ -141,5 +144,19 @@ def windows_in_span(
         CapacityWindow.resource_id.in_(resource_ids),
         CapacityWindow.starts_at < ends_at,
         CapacityWindow.ends_at > starts_at,
+    )
+    return list(session.scalars(stmt))
+
+
+def downtimes_in_span(
+    session: Session, resource_ids: Sequence[int], starts_at: datetime, ends_at: datetime
+) -> list[Downtime]:
+    """Downtimes of the given resources that touch `[starts_at, ends_at)`."""
+    if not resource_ids:
+        return []
+    stmt = select(Downtime).where(
+        Downtime.resource_id.in_(resource_ids),
+        Downtime.starts_at < ends_at,
+        Downtime.ends_at > starts_at,
     )
     return list(session.scalars(stmt))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -13,6 +13,7 @@ from sharefab.capacity import repository
 from sharefab.capacity.models import (
     Capability,
     CapacityWindow,
+    Downtime,
     Resource,
     ResourceCapability,
     Site,
@@ -33,7 +34,7 @@ from sharefab.identity.principal import Principal, readable, writable
 from sharefab.kit.errors import Conflict, InvalidInput, NotFound, field_error
 from sharefab.kit.geo import haversine_km
 from sharefab.kit.repository import get_or_404
-from sharefab.kit.timespan import clip, minutes, subtract
+from sharefab.kit.timespan import Span, clip, minutes, subtract
 from sharefab.market import service as market
 
 # --- taxonomy -----------------------------------------------------------------------------
@@ -391,3 +392,45 @@ def search_capacity(
 def _material_ok(materials: list[str], wanted: str) -> bool:
     """A resource with no material list takes any material; else the material must be listed."""
     return not materials or wanted.lower() in {m.lower() for m in materials}
+
+
+# --- availability (for matching and replanning) -------------------------------------------
+
+
+def candidates_for(
+    session: Session, capability: str
+) -> list[tuple[Resource, ResourceCapability, Site]]:
+    """Every resource offering `capability` (active or not), with its capability row and site."""
+    return repository.search_candidates(session, capability, active_only=False)
+
+
+def unavailable_spans(
+    session: Session, resource_ids: list[int], starts_at: datetime, ends_at: datetime
+) -> tuple[dict[int, list[Span]], dict[int, list[Span]]]:
+    """Per resource: its offered windows, and its downtimes, touching the span."""
+    windows: dict[int, list[Span]] = {i: [] for i in resource_ids}
+    for w in repository.windows_in_span(session, resource_ids, starts_at, ends_at):
+        windows[w.resource_id].append((w.starts_at, w.ends_at))
+    down: dict[int, list[Span]] = {i: [] for i in resource_ids}
+    for d in repository.downtimes_in_span(session, resource_ids, starts_at, ends_at):
+        down[d.resource_id].append((d.starts_at, d.ends_at))
+    return windows, down
+
+
+def add_downtime(
+    session: Session, resource_id: int, starts_at: datetime, ends_at: datetime, reason: str
+) -> Downtime:
+    """Mark a resource unavailable for a span (a breakdown)."""
+    row = Downtime(resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, reason=reason)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def end_downtime(session: Session, resource_id: int, at: datetime) -> int:
+    """Cut short the downtimes of a resource that are running at `at` (it was repaired)."""
+    rows = repository.downtimes_in_span(session, [resource_id], at, at + timedelta(seconds=1))
+    for row in rows:
+        row.ends_at = max(row.starts_at + timedelta(seconds=1), at)
+    session.flush()
+    return len(rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, status
 from fastapi.responses import JSONResponse
@@ -25,6 +25,7 @@ from sharefab.identity.schemas import (
     UserPublic,
 )
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
+from sharefab.kit.idempotency import IdempotencyDep
 from sharefab.kit.pagination import Page, PageDep
 from sharefab.kit.problems import problem_response
 from sharefab.kit.repository import paginate, paginate_rows
@@ -119,10 +120,16 @@ def me(session: SessionDep, principal: CurrentPrincipal) -> MePublic:
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED, tags=["organizations"])
 def create_organization(
-    session: SessionDep, principal: CurrentPrincipal, body: OrganizationCreate
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: OrganizationCreate
 ) -> OrganizationPublic:
     """Onboard an organisation (operator only)."""
-    return OrganizationPublic.model_validate(service.create_organization(session, principal, body))
+
+    def produce() -> Any:
+        return OrganizationPublic.model_validate(
+            service.create_organization(session, principal, body)
+        )
+
+    return idem.run(produce)
 
 
 @router.get("/organizations", tags=["organizations"])
@@ -173,10 +180,16 @@ def delete_organization(
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
-def create_user(session: SessionDep, principal: CurrentPrincipal, body: UserCreate) -> MemberPublic:
+def create_user(
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: UserCreate
+) -> MemberPublic:
     """Add a user to your organisation (admins)."""
-    user, membership = service.create_user(session, principal, body)
-    return _member(user, membership)
+
+    def produce() -> Any:
+        user, membership = service.create_user(session, principal, body)
+        return _member(user, membership)
+
+    return idem.run(produce)
 
 
 @router.get("/users", tags=["users"])
@@ -209,7 +222,11 @@ def remove_user(session: SessionDep, principal: CurrentPrincipal, user_id: int) 
 def create_api_key(
     session: SessionDep, principal: CurrentPrincipal, body: ApiKeyCreate
 ) -> ApiKeyCreated:
-    """Create a scoped API key for a machine; the key is shown once."""
+    """Create a scoped API key for a machine; the key is shown once.
+
+    Not idempotent on purpose: replaying would mean storing the key itself. A retry makes a
+    second key; revoke the one you did not receive.
+    """
     row, key = auth_service.create_api_key(session, principal, body.name, body.scopes)
     return ApiKeyCreated(**ApiKeyPublic.model_validate(row).model_dump(), key=key)
 

@@ -75,6 +75,12 @@ def get_organization(session: Session, principal: Principal, organization_id: in
     return org
 
 
+def organization_name(session: Session, organization_id: int) -> str:
+    """An organisation's display name (for counter-parties a quote or booking names)."""
+    org = session.get(Organization, organization_id)
+    return org.name if org else f"organization {organization_id}"
+
+
 def organization_exists(session: Session, organization_id: int) -> bool:
     """Whether an organisation with this id exists (for checks that need no visibility)."""
     return session.get(Organization, organization_id) is not None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sharefab.kit.db import Base
 from sharefab.kit.types import UTCDateTime, utcnow
@@ -78,4 +79,69 @@ class Booking(Base):
         Enum(BookingStatus, native_enum=False, length=20), default=BookingStatus.committed
     )
     price_minor: Mapped[int] = mapped_column(Integer, default=0)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", ondelete="SET NULL"))
+    promised_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quantity_done: Mapped[int] = mapped_column(Integer, default=0)
+    quantity_scrapped: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QuoteStatus(enum.StrEnum):
+    """A quote is open until accepted, superseded by another's acceptance, or expired."""
+
+    open = "open"
+    accepted = "accepted"
+    superseded = "superseded"
+    expired = "expired"
+
+
+class Quote(Base):
+    """A priced, dated offer for an order, backed by a tentative plan (its slots)."""
+
+    __tablename__ = "quotes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    option: Mapped[str] = mapped_column(String(20))
+    status: Mapped[QuoteStatus] = mapped_column(
+        Enum(QuoteStatus, native_enum=False, length=20), default=QuoteStatus.open
+    )
+    total_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    promised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    explanation: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    provider_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    slots: Mapped[list[QuoteSlot]] = relationship(
+        back_populates="quote",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="QuoteSlot.starts_at",
+    )
+
+
+class QuoteSlot(Base):
+    """One operation of a quote's tentative plan: a resource and a span, priced."""
+
+    __tablename__ = "quote_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id", ondelete="CASCADE"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    provider_organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    price_minor: Mapped[int] = mapped_column(Integer)
+
+    quote: Mapped[Quote] = relationship(back_populates="slots", lazy="raise")

@@ -1,15 +1,59 @@
-"""Use cases of the marketplace that other domains call: what is booked where."""
+"""Use cases of the marketplace: quote, accept and book, and what other domains ask of bookings.
+
+Quotes insert one order into the current plan without moving any committed booking: each
+candidate resource is offered to the solver as its capacity windows minus live bookings and
+downtimes. Three objectives give three options (fastest, cheapest, balanced). Accepting a quote
+books all its slots in one transaction, or none, with 409 naming the slot that was taken.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sharefab.kit.timespan import Span
+from sharefab.capacity import service as capacity
+from sharefab.capacity.models import Resource, Site
+from sharefab.identity import service as identity
+from sharefab.identity.principal import Principal, readable, writable
+from sharefab.kit.errors import Conflict, Forbidden, NotFound
+from sharefab.kit.settings import get_settings
+from sharefab.kit.timespan import Span, overlaps
+from sharefab.kit.types import utcnow
+from sharefab.ledger import service as ledger
 from sharefab.market import repository
+from sharefab.market.models import Booking, BookingStatus, Plan, PlanStatus, Quote, QuoteStatus
+from sharefab.market.planning import (
+    OPTIONS,
+    Candidate,
+    Excluded,
+    Frame,
+    OrderProblem,
+    StepCandidates,
+    build_problem,
+    duration_on,
+    free_minutes,
+    machine_price,
+    qualify,
+)
+from sharefab.optimize.result import Assignment
+from sharefab.optimize.solve import solve
+from sharefab.optimize.validate import validate
+from sharefab.orders import service as orders
+from sharefab.orders.models import Order, OrderStatus
+from sharefab.reputation import service as reputation
+
+QUOTE_HORIZON_DAYS = 42
+QUOTE_TTL_MINUTES = 30
+SOLVE_SECONDS_PER_OPTION = 2.0
+
+
+# --- what other domains ask ---------------------------------------------------------------
 
 
 def booked_spans(
@@ -25,3 +69,431 @@ def booked_spans(
 def resources_have_bookings(session: Session, resource_ids: Sequence[int]) -> bool:
     """Whether any of the resources holds a live booking (then it may not be deleted)."""
     return repository.count_live_bookings(session, resource_ids=resource_ids) > 0
+
+
+def active_plan(session: Session) -> Plan:
+    """The active plan (made on first use)."""
+    plan = repository.active_plan(session)
+    if plan is None:
+        plan = Plan(
+            version=repository.next_plan_version(session),
+            status=PlanStatus.active,
+            note="bookings from accepted quotes",
+        )
+        session.add(plan)
+        session.flush()
+    return plan
+
+
+# --- candidates -----------------------------------------------------------------------------
+
+
+def collect_candidates(
+    session: Session,
+    frame: Frame,
+    order: Order,
+    ignore_booking_ids: frozenset[int] = frozenset(),
+    unavailable: dict[int, list[Span]] | None = None,
+) -> list[StepCandidates]:
+    """For each operation of `order`, the resources that can take it and why others cannot."""
+    steps: list[StepCandidates] = []
+    rows_by_op = {}
+    resource_ids: set[int] = set()
+    for op in order.operations:
+        rows = capacity.candidates_for(session, op.capability_code)
+        rows_by_op[op.id] = rows
+        resource_ids.update(r.id for r, _, _ in rows)
+    ids = sorted(resource_ids)
+    windows, down = capacity.unavailable_spans(session, ids, frame.t0, frame.horizon_end)
+    busy: dict[int, list[Span]] = defaultdict(list)
+    for b in repository.live_bookings_in_span(session, ids, frame.t0, frame.horizon_end):
+        if b.id not in ignore_booking_ids:
+            busy[b.resource_id].append((b.starts_at, b.ends_at))
+    for rid in ids:
+        busy[rid].extend(down[rid])
+        if unavailable:
+            busy[rid].extend(unavailable.get(rid, []))
+    weights = {
+        org: reputation.matching_weight(session, org)
+        for org in {r.organization_id for r in _all_resources(rows_by_op)}
+    }
+    for op in order.operations:
+        step = StepCandidates(operation=op)
+        for resource, cap, site in rows_by_op[op.id]:
+            reason = qualify(op, cap, resource)
+            if reason:
+                step.excluded.append(Excluded(resource, site, reason))
+                continue
+            minutes = duration_on(op, resource)
+            free = [
+                s
+                for s in free_minutes(frame, windows[resource.id], busy[resource.id])
+                if s[1] - s[0] >= minutes
+            ]
+            if not free:
+                step.excluded.append(
+                    Excluded(
+                        resource,
+                        site,
+                        f"busy: no free window long enough before {frame.horizon_end:%Y-%m-%d}",
+                    )
+                )
+                continue
+            step.candidates.append(
+                Candidate(resource, cap, site, minutes, weights[resource.organization_id], free)
+            )
+        steps.append(step)
+    return steps
+
+
+def _all_resources(rows_by_op: dict[int, list[tuple[Resource, Any, Site]]]) -> list[Resource]:
+    return [r for rows in rows_by_op.values() for r, _, _ in rows]
+
+
+def _unplaceable(order: Order, steps: list[StepCandidates]) -> None:
+    for step in steps:
+        if not step.candidates:
+            op = step.operation
+            reasons = sorted({e.reason for e in step.excluded}) or [
+                f"no resource offers {op.capability_code}"
+            ]
+            raise Conflict(
+                f"operation {op.seq} of order {order.id} ({op.capability_code}) cannot be placed "
+                f"in the next {QUOTE_HORIZON_DAYS} days: {'; '.join(reasons)}",
+                operation_seq=op.seq,
+            )
+
+
+# --- quotes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A solved option with its slots, price and explanation."""
+
+    option: str
+    assignments: list[Assignment]
+    total: int
+    breakdown: dict[str, Any]
+    promised_at: datetime
+    explanation: list[dict[str, Any]]
+    providers: list[int]
+    rows: list[Resource]
+
+
+def request_quotes(session: Session, principal: Principal, order_id: int) -> list[Quote]:
+    """Up to three priced options (fastest, cheapest, balanced) for one of the caller's orders."""
+    order = orders.get_order(session, principal, order_id)
+    writable(principal, order.organization_id, "order", order_id)
+    orders.transition(order, OrderStatus.quoted)
+    now = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    horizon = max(now + timedelta(days=QUOTE_HORIZON_DAYS), order.due_at + timedelta(days=7))
+    frame = Frame(t0=now, horizon_end=horizon)
+    steps = collect_candidates(session, frame, order)
+    _unplaceable(order, steps)
+    budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
+    priced: list[Priced] = []
+    seen: dict[tuple[Assignment, ...], Priced] = {}
+    for option, objective in OPTIONS.items():
+        problem = build_problem(frame, [order], [steps], objective)
+        result = solve(problem.data, time_limit=budget, workers=1, seed=0)
+        if not result.feasible:
+            continue
+        schedule = tuple(sorted(result.schedule))
+        if validate(problem.data, schedule):
+            continue  # never offer a plan the independent validator rejects
+        if schedule in seen:  # the same plan wins twice: one quote, both labels
+            seen[schedule].breakdown.setdefault("also_best_for", []).append(option)
+            continue
+        seen[schedule] = _price(session, option, problem, order, list(schedule))
+        priced.append(seen[schedule])
+    if not priced:
+        raise Conflict(
+            f"no schedule for order {order.id} fits the free capacity in the next "
+            f"{QUOTE_HORIZON_DAYS} days; widen the due date or ask again later"
+        )
+    fee_bps = ledger.PLATFORM_FEE_BPS
+    expires = utcnow() + timedelta(minutes=QUOTE_TTL_MINUTES)
+    quotes = []
+    for p in priced:
+        quote = Quote(
+            order_id=order.id,
+            organization_id=order.organization_id,
+            option=p.option,
+            status=QuoteStatus.open,
+            total_minor=p.total,
+            currency=order.currency,
+            promised_at=p.promised_at,
+            expires_at=expires,
+            breakdown={**p.breakdown, "platform_fee_bps": fee_bps},
+            explanation=p.explanation,
+            provider_ids=p.providers,
+        )
+        quote.slots = [
+            repository.new_slot(
+                operation_id=steps[a.operation].operation.id,
+                resource=p.rows[a.resource],
+                starts_at=frame.at(a.start),
+                ends_at=frame.at(a.end),
+                price_minor=machine_price(a.end - a.start, p.rows[a.resource].hourly_rate_minor),
+            )
+            for a in p.assignments
+        ]
+        session.add(quote)
+        quotes.append(quote)
+    session.flush()
+    return quotes
+
+
+def _price(
+    session: Session, option: str, problem: OrderProblem, order: Order, schedule: list[Assignment]
+) -> Priced:
+    rows = problem.resource_rows
+    steps = problem.steps[0]
+    frame = problem.frame
+    by_op = {a.operation: a for a in schedule}
+    machine: dict[int, int] = defaultdict(int)
+    setup_total = 0
+    for a in schedule:
+        resource = rows[a.resource]
+        op = steps[a.operation].operation
+        run = machine_price(a.end - a.start - op.setup_minutes, resource.hourly_rate_minor)
+        setup = machine_price(op.setup_minutes, resource.hourly_rate_minor)
+        machine[resource.organization_id] += run
+        setup_total += setup
+    transport = 0
+    site_of = {r.id: c.site for r, c in zip(rows, problem.resources, strict=True) if c}
+    for k, step in enumerate(steps):
+        for p in step.operation.predecessors:
+            j = next((i for i, s in enumerate(steps) if s.operation.seq == p), None)
+            if j is None:
+                continue
+            origin = site_of[rows[by_op[j].resource].id]
+            target = site_of[rows[by_op[k].resource].id]
+            transport += problem.site_graph.cost(origin, target)
+    last = max(schedule, key=lambda a: a.end)
+    delivery_minutes = 0
+    if order.delivery_site_id is not None:
+        home = session.get(Site, order.delivery_site_id)
+        if home is not None:
+            origin = site_of[rows[last.resource].id]
+            transport += problem.site_graph.cost(origin, home)
+            delivery_minutes = problem.site_graph.minutes(origin, home)
+    subtotal = sum(machine.values()) + setup_total + transport
+    fee = ledger.fee_for(subtotal, ledger.PLATFORM_FEE_BPS)
+    providers = sorted({rows[a.resource].organization_id for a in schedule})
+    names = {org: identity.organization_name(session, org) for org in providers}
+    breakdown = {
+        "machine_time": [
+            {"provider_id": org, "provider": names[org], "amount_minor": amount}
+            for org, amount in sorted(machine.items())
+        ],
+        "setup_minor": setup_total,
+        "transport_minor": transport,
+        "platform_fee_minor": fee,
+        "total_minor": subtotal + fee,
+    }
+    return Priced(
+        option=option,
+        assignments=schedule,
+        total=subtotal + fee,
+        breakdown=breakdown,
+        promised_at=frame.at(last.end + delivery_minutes),
+        explanation=_explain(problem, schedule),
+        providers=providers,
+        rows=rows,
+    )
+
+
+def _explain(problem: OrderProblem, schedule: list[Assignment]) -> list[dict[str, Any]]:
+    """Per operation: eligible resources, the chosen one, and why the others were not chosen.
+
+    Resources of providers not chosen are described without their identity (class, city,
+    distance to the chosen one, rate), so a quote leaks nothing about other providers.
+    """
+    rows = problem.resource_rows
+    out = []
+    for k, step in enumerate(problem.steps[0]):
+        a = next(x for x in schedule if x.operation == k)
+        chosen = next(c for c in step.candidates if c.resource.id == rows[a.resource].id)
+        others = []
+        for c in step.candidates:
+            if c is chosen:
+                continue
+            reasons = []
+            if c.minutes > chosen.minutes:
+                reasons.append(f"too slow ({c.minutes} min against {chosen.minutes})")
+            if c.resource.hourly_rate_minor > chosen.resource.hourly_rate_minor:
+                reasons.append("too expensive")
+            dist = problem.site_graph.minutes(chosen.site, c.site)
+            if dist > 0 and c.site.id != chosen.site.id:
+                reasons.append(f"too far ({dist} min by truck from the chosen site)")
+            if c.weight < chosen.weight:
+                reasons.append("lower credit score")
+            if not reasons:
+                reasons.append("busy when needed")
+            others.append(_anonymous(c.resource, c.site, reasons))
+        for e in step.excluded:
+            others.append(_anonymous(e.resource, e.site, [e.reason]))
+        out.append(
+            {
+                "operation_seq": step.operation.seq,
+                "capability": step.operation.capability_code,
+                "eligible": len(step.candidates),
+                "chosen": {
+                    "resource_id": chosen.resource.id,
+                    "resource": chosen.resource.name,
+                    "resource_class": chosen.resource.resource_class,
+                    "provider_id": chosen.resource.organization_id,
+                    "city": chosen.site.city,
+                    "minutes": chosen.minutes,
+                    "hourly_rate_minor": chosen.resource.hourly_rate_minor,
+                },
+                "not_chosen": others,
+            }
+        )
+    return out
+
+
+def _anonymous(resource: Resource, site: Site, reasons: list[str]) -> dict[str, Any]:
+    return {
+        "resource_class": resource.resource_class,
+        "city": site.city,
+        "hourly_rate_minor": resource.hourly_rate_minor,
+        "reasons": reasons,
+    }
+
+
+def list_quotes(session: Session, principal: Principal, order_id: int) -> list[Quote]:
+    """The quotes of one of the caller's orders (expired ones marked so)."""
+    order = orders.get_order(session, principal, order_id)
+    quotes = repository.quotes_of(session, order.id)
+    _expire(quotes)
+    return quotes
+
+
+def get_quote(session: Session, principal: Principal, quote_id: int) -> Quote:
+    """A quote the caller may see (its buyer, or the operator), or 404."""
+    quote = repository.get_quote(session, quote_id)
+    if quote is None:
+        raise NotFound(f"quote {quote_id} does not exist")
+    readable(principal, quote.organization_id, "quote", quote_id)
+    _expire([quote])
+    return quote
+
+
+def _expire(quotes: Sequence[Quote]) -> None:
+    now = utcnow()
+    for q in quotes:
+        if q.status == QuoteStatus.open and q.expires_at <= now:
+            q.status = QuoteStatus.expired
+
+
+# --- accept and book ------------------------------------------------------------------------
+
+
+def accept_quote(
+    session: Session, principal: Principal, quote_id: int
+) -> tuple[Quote, list[Booking]]:
+    """Book every slot of a quote atomically, fund the escrow, and schedule the order.
+
+    If capacity moved since the quote (a slot overlaps a live booking, a downtime, or is no
+    longer inside an offered window) nothing is booked and 409 names the slot.
+    """
+    quote = get_quote(session, principal, quote_id)
+    writable(principal, quote.organization_id, "quote", quote_id)
+    if not principal.may("orders:write"):
+        raise Forbidden("accepting quotes needs the orders:write scope")
+    order = orders.get_order_for_update(session, quote.order_id)
+    if quote.status != QuoteStatus.open:
+        raise Conflict(
+            f"quote {quote_id} is {quote.status.value}; only an open quote can be accepted"
+            + ("; ask for new quotes" if quote.status == QuoteStatus.expired else ""),
+            quote_status=quote.status.value,
+        )
+    orders.transition(order, OrderStatus.accepted)
+    ids = sorted({s.resource_id for s in quote.slots})
+    first = min(s.starts_at for s in quote.slots)
+    last = max(s.ends_at for s in quote.slots)
+    windows, down = capacity.unavailable_spans(session, ids, first, last)
+    taken = repository.live_bookings_in_span(session, ids, first, last)
+    for slot in sorted(quote.slots, key=lambda s: s.starts_at):
+        span = (slot.starts_at, slot.ends_at)
+        seq = _seq(order, slot.operation_id)
+        clash = next(
+            (
+                b
+                for b in taken
+                if b.resource_id == slot.resource_id and overlaps(span, (b.starts_at, b.ends_at))
+            ),
+            None,
+        )
+        inside = any(w[0] <= span[0] and span[1] <= w[1] for w in windows[slot.resource_id])
+        broken = any(overlaps(span, d) for d in down[slot.resource_id])
+        if clash or broken or not inside:
+            why = (
+                "was booked by someone else"
+                if clash
+                else "is down for repair"
+                if broken
+                else "is no longer offered"
+            )
+            raise Conflict(
+                f"the slot of operation {seq} on resource {slot.resource_id} "
+                f"({slot.starts_at.isoformat()} to {slot.ends_at.isoformat()}) {why} since the "
+                "quote was made; ask for new quotes",
+                operation_seq=seq,
+                resource_id=slot.resource_id,
+            )
+    plan = active_plan(session)
+    bookings = [
+        Booking(
+            plan_id=plan.id,
+            order_id=order.id,
+            operation_id=slot.operation_id,
+            resource_id=slot.resource_id,
+            provider_organization_id=slot.provider_organization_id,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            promised_end=slot.ends_at,
+            status=BookingStatus.committed,
+            price_minor=slot.price_minor,
+            quote_id=quote.id,
+        )
+        for slot in quote.slots
+    ]
+    session.add_all(bookings)
+    try:
+        session.flush()
+    except IntegrityError:
+        # PostgreSQL's exclusion constraint caught a booking made concurrently.
+        raise Conflict(
+            f"a slot of quote {quote_id} was booked by someone else a moment ago; "
+            "ask for new quotes",
+        ) from None
+    quote.status = QuoteStatus.accepted
+    for other in repository.quotes_of(session, order.id):
+        if other.id != quote.id and other.status == QuoteStatus.open:
+            other.status = QuoteStatus.superseded
+    order.promised_at = quote.promised_at
+    order.price_minor = quote.total_minor
+    orders.transition(order, OrderStatus.scheduled)
+    ledger.fund_escrow(
+        session,
+        order_id=order.id,
+        buyer_org_id=order.organization_id,
+        amount_minor=quote.total_minor,
+        currency=quote.currency,
+    )
+    reputation.record_order_placed(session, buyer_org_id=order.organization_id)
+    session.flush()
+    return quote, bookings
+
+
+def _seq(order: Order, operation_id: int) -> int:
+    return next((op.seq for op in order.operations if op.id == operation_id), 0)
+
+
+def order_bookings(session: Session, order_id: int) -> list[Booking]:
+    """The live bookings of an order, by start."""
+    return repository.bookings_of_order(session, order_id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
 from sharefab.identity.deps import CurrentPrincipal, scoped
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
+from sharefab.kit.idempotency import IdempotencyDep
 from sharefab.kit.pagination import Page, PageDep
 from sharefab.kit.repository import paginate
 from sharefab.kit.schemas import AwareDatetime
@@ -25,10 +26,14 @@ router = APIRouter(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_order(
-    session: SessionDep, principal: CurrentPrincipal, body: OrderCreate
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: OrderCreate
 ) -> OrderPublic:
     """Submit an order with its routing (as a draft)."""
-    return OrderPublic.model_validate(service.create_order(session, principal, body))
+
+    def produce() -> Any:
+        return OrderPublic.model_validate(service.create_order(session, principal, body))
+
+    return idem.run(produce)
 
 
 @router.get("")

@@ -70,6 +70,8 @@ class Order(Base):
     )
     drawing_ref: Mapped[str | None] = mapped_column(String(300))
     notes: Mapped[str] = mapped_column(Text, default="")
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    price_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from sharefab.kit.errors import NotFound
 from sharefab.orders.models import Operation, Order, OrderStatus
 
 
@@ -47,3 +48,12 @@ def delete_operations(session: Session, order: Order) -> None:
     """Remove an order's routing before a new one is attached."""
     session.execute(delete(Operation).where(Operation.order_id == order.id))
     session.expire(order, ["operations"])
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    """The order, its row locked until the transaction ends (FOR UPDATE where supported)."""
+    stmt = select(Order).where(Order.id == order_id).with_for_update()
+    order = session.scalars(stmt).first()
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    return order

@@ -12,7 +12,7 @@ from sharefab.capacity.models import Site
 from sharefab.identity.principal import Principal, readable, writable
 from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, field_error
 from sharefab.kit.repository import get_or_404
-from sharefab.orders import repository
+from sharefab.orders import lifecycle, repository
 from sharefab.orders.models import Operation, Order, OrderStatus
 from sharefab.orders.routing import RoutingError, check_routing
 from sharefab.orders.schemas import OperationIn, OrderCreate, OrderUpdate
@@ -149,3 +149,19 @@ def _check_delivery_site(session: Session, site_id: int | None, organization_id:
             f"delivery site {site_id} is not one of the buyer's sites; pick one of your sites",
             errors=[field_error("body.delivery_site_id", "not a site of the buyer")],
         )
+
+
+def transition(order: Order, wanted: OrderStatus) -> None:
+    """Move an order to `wanted`, or 409 naming its state and the states it can reach."""
+    try:
+        lifecycle.check(order.status, wanted)
+    except lifecycle.IllegalTransition as exc:
+        raise Conflict(
+            str(exc), current_state=exc.current.value, allowed_states=exc.allowed
+        ) from None
+    order.status = wanted
+
+
+def get_order_for_update(session: Session, order_id: int) -> Order:
+    """An order row locked for the rest of the transaction (PostgreSQL; SQLite is serialised)."""
+    return repository.lock_order(session, order_id)

@@ -1,0 +1,1 @@
+"""Work orders, shop-floor events and replanning."""
