@@ -58,10 +58,9 @@ def test_three_explained_options(client: TestClient, tenants: Tenants) -> None:
     for q in quotes:
         b = q["breakdown"]
         machine = sum(m["amount_minor"] for m in b["machine_time"])
-        assert (
-            q["total_minor"]
-            == machine + b["setup_minor"] + b["transport_minor"] + b["platform_fee_minor"]
-        )
+        assert q["total_minor"] == machine + b["setup_minor"] + b["transport_minor"]
+        assert q["total_minor"] == sum(s["price_minor"] for s in q["slots"])
+        assert 0 < b["platform_fee_minor"] < q["total_minor"] // 10
         assert len(q["slots"]) == 2
         assert q["promised_at"] >= q["slots"][-1]["ends_at"]
         first, second = sorted(q["slots"], key=lambda s: s["starts_at"])

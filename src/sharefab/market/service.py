@@ -179,6 +179,7 @@ class Priced:
     explanation: list[dict[str, Any]]
     providers: list[int]
     rows: list[Resource]
+    slot_prices: dict[int, int]
 
 
 def request_quotes(session: Session, principal: Principal, order_id: int) -> list[Quote]:
@@ -235,7 +236,7 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
                 resource=p.rows[a.resource],
                 starts_at=frame.at(a.start),
                 ends_at=frame.at(a.end),
-                price_minor=machine_price(a.end - a.start, p.rows[a.resource].hourly_rate_minor),
+                price_minor=p.slot_prices[a.operation],
             )
             for a in p.assignments
         ]
@@ -248,39 +249,47 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
 def _price(
     session: Session, option: str, problem: OrderProblem, order: Order, schedule: list[Assignment]
 ) -> Priced:
+    """Price a plan so that the slots add up to the total the buyer pays into escrow.
+
+    Each slot costs its machine time (setup and run, at the resource's hourly rate) plus the
+    truck that brings the work to it (and, for the last step, on to the buyer's site): the
+    receiving provider arranges that truck. The platform fee is taken out of each provider's
+    share when the slot is paid out, so it is part of the total, not added to it.
+    """
     rows = problem.resource_rows
     steps = problem.steps[0]
-    frame = problem.frame
     by_op = {a.operation: a for a in schedule}
+    position = {step.operation.seq: k for k, step in enumerate(steps)}
+    site_of = {r.id: c.site for r, c in zip(rows, problem.resources, strict=True) if c}
     machine: dict[int, int] = defaultdict(int)
-    setup_total = 0
-    for a in schedule:
-        resource = rows[a.resource]
-        op = steps[a.operation].operation
-        run = machine_price(a.end - a.start - op.setup_minutes, resource.hourly_rate_minor)
+    setup_total = transport_total = 0
+    slot_prices: dict[int, int] = {}
+    for k, a in by_op.items():
+        resource, op = rows[a.resource], steps[k].operation
         setup = machine_price(op.setup_minutes, resource.hourly_rate_minor)
+        run = machine_price(a.end - a.start, resource.hourly_rate_minor) - setup
+        inbound = sum(
+            problem.site_graph.cost(
+                site_of[rows[by_op[position[p]].resource].id], site_of[resource.id]
+            )
+            for p in op.predecessors
+            if p in position
+        )
         machine[resource.organization_id] += run
         setup_total += setup
-    transport = 0
-    site_of = {r.id: c.site for r, c in zip(rows, problem.resources, strict=True) if c}
-    for k, step in enumerate(steps):
-        for p in step.operation.predecessors:
-            j = next((i for i, s in enumerate(steps) if s.operation.seq == p), None)
-            if j is None:
-                continue
-            origin = site_of[rows[by_op[j].resource].id]
-            target = site_of[rows[by_op[k].resource].id]
-            transport += problem.site_graph.cost(origin, target)
+        transport_total += inbound
+        slot_prices[k] = setup + run + inbound
     last = max(schedule, key=lambda a: a.end)
     delivery_minutes = 0
-    if order.delivery_site_id is not None:
-        home = session.get(Site, order.delivery_site_id)
-        if home is not None:
-            origin = site_of[rows[last.resource].id]
-            transport += problem.site_graph.cost(origin, home)
-            delivery_minutes = problem.site_graph.minutes(origin, home)
-    subtotal = sum(machine.values()) + setup_total + transport
-    fee = ledger.fee_for(subtotal, ledger.PLATFORM_FEE_BPS)
+    home = session.get(Site, order.delivery_site_id) if order.delivery_site_id else None
+    if home is not None:
+        origin = site_of[rows[last.resource].id]
+        delivery = problem.site_graph.cost(origin, home)
+        delivery_minutes = problem.site_graph.minutes(origin, home)
+        slot_prices[last.operation] += delivery
+        transport_total += delivery
+    total = sum(slot_prices.values())
+    fee = sum(ledger.fee_for(v, ledger.PLATFORM_FEE_BPS) for v in slot_prices.values())
     providers = sorted({rows[a.resource].organization_id for a in schedule})
     names = {org: identity.organization_name(session, org) for org in providers}
     breakdown = {
@@ -289,19 +298,21 @@ def _price(
             for org, amount in sorted(machine.items())
         ],
         "setup_minor": setup_total,
-        "transport_minor": transport,
+        "transport_minor": transport_total,
         "platform_fee_minor": fee,
-        "total_minor": subtotal + fee,
+        "platform_fee_included": True,
+        "total_minor": total,
     }
     return Priced(
         option=option,
         assignments=schedule,
-        total=subtotal + fee,
+        total=total,
         breakdown=breakdown,
-        promised_at=frame.at(last.end + delivery_minutes),
+        promised_at=problem.frame.at(last.end + delivery_minutes),
         explanation=_explain(problem, schedule),
         providers=providers,
         rows=rows,
+        slot_prices=slot_prices,
     )
 
 
