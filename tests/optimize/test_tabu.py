@@ -39,7 +39,7 @@ def test_tabu_improves_and_stays_valid() -> None:
             time.perf_counter() + 0.5,
             TabuParams(),
             seed=seed,
-            on_improve=lambda s, v: seen.append(v),
+            on_improve=lambda s, v, seen=seen: seen.append(v),
         )
         assert validate(data, best) == []
         assert max(a.end for a in best) <= max(a.end for a in start)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sharefab.engine.base import Engine, EngineError
-from sharefab.engine.local import peak_rss
+from sharefab.engine.local import peak_rss, warm_up
 
 
 class DaskEngine(Engine):
@@ -47,6 +47,7 @@ class DaskEngine(Engine):
                 dashboard_address=None,
             )
             self.client = Client(self._cluster, set_as_default=False)
+        self.client.run(warm_up)
         self._futures: dict[Any, int] = {}
         self._next = 0
         self._slots = 0

@@ -33,6 +33,7 @@ class TabuParams:
     tenure_span: int = 10
     restart_after: int = 1000
     perturbation_moves: int = 2
+    criterion: int = 0  # move choice: 0 = path through the moved operation, 1 = makespan bound
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class PortfolioParams:
     """
 
     cpsat_share: float = 0.4
+    lns_after_cpsat: bool = True
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 With ``workers`` = N, N - 1 tabu searches run in their own processes for the whole budget
 (different seeds, each from the incumbent) and stream improvements back through a queue. The main
-process runs CP-SAT with one worker and the redundant bounds for ``cpsat_share`` of the time: it
-raises the lower bound (often to the optimum) and finds schedules of its own. Then the main process
-runs a tabu search of its own from the incumbent. Everything stops as soon as the incumbent meets
-the lower bound, so instances that CP-SAT can close finish early with status ``optimal``.
+process first runs CP-SAT on the full model with one worker and the redundant bounds for
+``cpsat_share`` of the time: it raises the lower bound (often to the optimum) and finds schedules
+of its own. Then it runs LNS around CP-SAT on the shared incumbent (or, with ``lns_after_cpsat``
+off, a tabu search of its own). Improvements flow both ways: the tabu processes restart from a
+better incumbent found by CP-SAT or LNS. Everything stops as soon as the incumbent meets the lower
+bound, so instances that CP-SAT can close finish early with status ``optimal``.
 """
 
 from __future__ import annotations
@@ -14,15 +16,28 @@ import contextlib
 import multiprocessing as mp
 import queue
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sharefab.optimize import cpsat, tabu
 from sharefab.optimize.data import ObjectiveTerm, ProblemData
+from sharefab.optimize.lns import run_lns
 from sharefab.optimize.params import SolveParams, TabuParams
 from sharefab.optimize.result import Assignment, Status
 
 if TYPE_CHECKING:
     from sharefab.optimize.solve import Incumbent
+
+
+def _latest(inbox: Any) -> list[Assignment] | None:
+    """The last schedule waiting in ``inbox`` (older ones are superseded)."""
+    items = None
+    while True:
+        try:
+            items = inbox.get_nowait()
+        except (queue.Empty, OSError, ValueError):
+            break
+    return None if items is None else [Assignment(*a) for a in items]
 
 
 def _tabu_worker(
@@ -32,6 +47,7 @@ def _tabu_worker(
     params: TabuParams,
     seed: int,
     out: Any,
+    inbox: Any,
     stop: Any,
     bound: Any,
 ) -> None:
@@ -46,8 +62,9 @@ def _tabu_worker(
             params,
             seed=seed,
             on_improve=send,
-            stop=stop.is_set,
+            stop=lambda: stop.is_set() or False,
             target=int(bound.value),
+            inbox=lambda: _latest(inbox),
         )
 
 
@@ -65,7 +82,9 @@ def run_portfolio(
     stop_event = ctx.Event()
     bound = ctx.Value("q", inc.lower_bound)
     procs = []
+    inboxes: list[Any] = []
     for k in range(max(0, workers - 1)):
+        inbox: Any = ctx.Queue()
         proc = ctx.Process(
             target=_tabu_worker,
             args=(
@@ -75,6 +94,7 @@ def run_portfolio(
                 params.tabu,
                 seed * 7919 + k + 1,
                 results,
+                inbox,
                 stop_event,
                 bound,
             ),
@@ -82,16 +102,23 @@ def run_portfolio(
         )
         proc.start()
         procs.append(proc)
+        inboxes.append(inbox)
+    sent = [inc.objective]
 
     def drain() -> None:
         while True:
             try:
                 _, items = results.get_nowait()
             except (queue.Empty, OSError, ValueError):
-                return
+                break
             inc.offer([Assignment(*a) for a in items], "tabu")
+        if inc.objective is not None and sent[0] is not None and inc.objective < sent[0]:
+            sent[0] = inc.objective
+            payload = [tuple(a) for a in inc.schedule or ()]
+            for box in inboxes:
+                box.put(payload)
 
-    def offer(schedule: list[Assignment], _value: int) -> None:
+    def offer(schedule: Sequence[Assignment], _value: int) -> None:
         inc.offer(schedule, "search")
 
     def done() -> bool:
@@ -132,18 +159,21 @@ def run_portfolio(
                 inc.raise_bound(out.bound)
             bound.value = inc.lower_bound
         if not done() and deadline - time.perf_counter() > 0.05:
-            current = inc.schedule
-            assert current is not None
-            tabu.tabu_search(
-                data,
-                current,
-                deadline,
-                params.tabu,
-                seed=seed,
-                on_improve=offer,
-                stop=done,
-                target=inc.lower_bound,
-            )
+            if params.portfolio.lns_after_cpsat:
+                run_lns(data, params, inc, deadline, 1, seed, stop=done)
+            else:
+                current = inc.schedule
+                assert current is not None
+                tabu.tabu_search(
+                    data,
+                    current,
+                    deadline,
+                    params.tabu,
+                    seed=seed,
+                    on_improve=offer,
+                    stop=done,
+                    target=inc.lower_bound,
+                )
     finally:
         stop_event.set()
         for proc in procs:

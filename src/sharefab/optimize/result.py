@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -39,7 +39,8 @@ class Result:
     schedule: tuple[Assignment, ...] = ()
     objectives: tuple[int, ...] = ()
     reason: str = ""
-    stats: dict[str, float] = field(default_factory=dict)
+    history: tuple[tuple[float, int, str], ...] = ()
+    """(seconds, objective, source) of each improvement of the incumbent."""
 
     @property
     def feasible(self) -> bool:

@@ -41,10 +41,11 @@ class Incumbent:
         self.lower_bound = 0
         self.rejected = 0
         self.lock = threading.Lock()
+        self.history: list[tuple[float, int, str]] = []
 
     def offer(self, schedule: Sequence[Assignment], source: str = "") -> bool:
         with self.lock:
-            return self._offer(schedule)
+            return self._offer(schedule, source)
 
     def raise_bound(self, bound: int) -> None:
         with self.lock:
@@ -56,7 +57,7 @@ class Incumbent:
         values = self.values
         return values is not None and len(values) == 1 and values[0] <= self.lower_bound
 
-    def _offer(self, schedule: Sequence[Assignment]) -> bool:
+    def _offer(self, schedule: Sequence[Assignment], source: str) -> bool:
         sched = sorted(schedule, key=lambda a: (a.job, a.operation))
         values = objective_values(self.data, sched)
         if self.values is not None and values >= self.values:
@@ -65,6 +66,7 @@ class Incumbent:
             self.rejected += 1
             return False
         self.schedule, self.values = sched, values
+        self.history.append((round(time.perf_counter() - self.t0, 2), values[0], source))
         if self.on_improve is not None:
             self.on_improve(self.result(Status.FEASIBLE))
         return True
@@ -82,6 +84,7 @@ class Incumbent:
             schedule=tuple(self.schedule or ()),
             objectives=self.values or (),
             reason=reason,
+            history=tuple(self.history),
         )
 
 

@@ -121,6 +121,51 @@ def _longest(n, jp, js, mp, ms, d, rel, excl, order, indeg, r, q):  # type: igno
 
 
 @njit(cache=True)
+def _minus(n, order, posv, jp, js, mp, ms, d, rel, v, r, q, prefmax, rm, qm):  # type: ignore[no-untyped-def]
+    """Heads and tails of the graph without ``v``, reusing the current topological order: only
+    operations after ``v`` in the order can change heads, only those before it can change
+    tails. Returns the makespan without ``v``."""
+    rm[:] = r
+    qm[:] = q
+    cm = prefmax[posv - 1] if posv > 0 else 0
+    for t in range(posv + 1, n):
+        x = order[t]
+        h = rel[x]
+        p = jp[x]
+        if p >= 0 and p != v:
+            val = rm[p] + d[p]
+            if val > h:
+                h = val
+        p = mp[x]
+        if p == v:
+            p = mp[v]
+        if p >= 0:
+            val = rm[p] + d[p]
+            if val > h:
+                h = val
+        rm[x] = h
+        if h + d[x] > cm:
+            cm = h + d[x]
+    for t in range(posv - 1, -1, -1):
+        x = order[t]
+        tl = 0
+        s = js[x]
+        if s >= 0 and s != v:
+            val = qm[s] + d[s]
+            if val > tl:
+                tl = val
+        s = ms[x]
+        if s == v:
+            s = ms[v]
+        if s >= 0:
+            val = qm[s] + d[s]
+            if val > tl:
+                tl = val
+        qm[x] = tl
+    return cm
+
+
+@njit(cache=True)
 def _relink(k, seq, seqlen, mp, ms, pos):  # type: ignore[no-untyped-def]
     length = seqlen[k]
     for t in range(length):
@@ -189,6 +234,7 @@ def _search(  # type: ignore[no-untyped-def]
     restart_after,
     perturb,
     seed,
+    criterion,
 ):
     """Run ``iters`` iterations. ``state`` = [iteration, best makespan, current makespan,
     non-improving iterations, seeded, hash of the current sequences]. Returns True when the
@@ -205,6 +251,8 @@ def _search(  # type: ignore[no-untyped-def]
     rm = np.empty(n, np.int64)
     qm = np.empty(n, np.int64)
     crit = np.empty(n, np.int64)
+    opos = np.empty(n, np.int64)
+    prefmax = np.empty(n, np.int64)
     improved = False
     cur = _longest(n, jp, js, mp, ms, d, rel, -1, order, indeg, r, q)
     if state[4] == 1:
@@ -223,9 +271,16 @@ def _search(  # type: ignore[no-untyped-def]
         b_est, b_thr, ties = INF, INF, 0
         fv, fk, fa, f_cnt = -1, -1, -1, 0  # fallback when every move is tabu
         hcur = state[5]
+        run = 0
+        for t in range(n):
+            x = order[t]
+            opos[x] = t
+            if r[x] + d[x] > run:
+                run = r[x] + d[x]
+            prefmax[t] = run
         for ci in range(nc):
             v = crit[ci]
-            cm = _longest(n, jp, js, mp, ms, d, rel, v, order, indeg, rm, qm)
+            cm = _minus(n, order, opos[v], jp, js, mp, ms, d, rel, v, r, q, prefmax, rm, qm)
             ao = mp[v]
             bo = ms[v]
             h1 = hcur ^ zob[v, ao if ao >= 0 else n + assign[v]]
@@ -275,7 +330,9 @@ def _search(  # type: ignore[no-untyped-def]
                             f_cnt += 1
                             if np.random.randint(f_cnt) == 0:
                                 fv, fk, fa = v, k, a
-                        elif thr < b_thr or (thr == b_thr and est < b_est):
+                        elif (
+                            criterion == 0 and (thr < b_thr or (thr == b_thr and est < b_est))
+                        ) or (criterion == 1 and (est < b_est or (est == b_est and thr < b_thr))):
                             bv, bk, ba, b_est, b_thr, ties = v, k, a, est, thr, 1
                         elif est == b_est and thr == b_thr:
                             ties += 1
@@ -354,6 +411,7 @@ def _search(  # type: ignore[no-untyped-def]
                         v, k, cand[np.random.randint(cc)], assign, d, durk, seq, seqlen, mp, ms, pos
                     )
                     cur = _longest(n, jp, js, mp, ms, d, rel, -1, order, indeg, r, q)
+            cur = _longest(n, jp, js, mp, ms, d, rel, -1, order, indeg, r, q)
             state[5] = _hash(n, assign, mp, zob)
         state[2] = cur
     return improved
@@ -487,6 +545,7 @@ def step(ts: TabuState, iters: int, params: TabuParams, seed: int) -> bool:
             params.restart_after,
             params.perturbation_moves,
             seed,
+            params.criterion,
         )
     )
 
@@ -516,8 +575,11 @@ def tabu_search(
     on_improve: Callable[[list[Assignment], int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     target: int = 0,
+    inbox: Callable[[], Sequence[Assignment] | None] | None = None,
 ) -> list[Assignment]:
-    """Improve ``initial`` until ``deadline`` (perf_counter), ``stop()`` or makespan ``target``."""
+    """Improve ``initial`` until ``deadline`` (perf_counter), ``stop()`` or makespan ``target``.
+    ``inbox()`` may return a better schedule found elsewhere; the search then continues from it.
+    """
     ts = init_state(data, initial)
     chunk = 50
     while time.perf_counter() < deadline:
@@ -526,6 +588,14 @@ def tabu_search(
             on_improve(best_schedule(data, ts), int(ts.state[1]))
         if ts.state[1] <= target or (stop is not None and stop()):
             break
+        if inbox is not None:
+            news = inbox()
+            if news is not None and max(a.end for a in news) < ts.state[1]:
+                fresh = init_state(data, news)
+                fresh.state[0] = ts.state[0]
+                fresh.state[4] = 1 if ts.state[4] else 0
+                fresh.tabu, fresh.hkeys, fresh.hstamp = ts.tabu, ts.hkeys, ts.hstamp
+                ts = fresh
         took = time.perf_counter() - t
         if took < 0.02:
             chunk = min(chunk * 2, 100000)
