@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sharefab import __version__
 from sharefab.audit import recorder as audit_recorder
 from sharefab.capacity.api import router as capacity_router
+from sharefab.execution.api import router as execution_router
 from sharefab.identity.api import auth_router
 from sharefab.identity.api import router as identity_router
 from sharefab.kit.db import get_engine
@@ -57,6 +58,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     api.include_router(credit_router)
     api.include_router(ratings_router)
     api.include_router(market_router)
+    api.include_router(execution_router)
     app.include_router(api)
     app.include_router(web_router)
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, status
 
 from sharefab.identity.deps import CurrentPrincipal, scoped
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
 from sharefab.kit.idempotency import IdempotencyDep
-from sharefab.market import service
-from sharefab.market.schemas import AcceptedPublic, BookingPublic, QuotePublic
+from sharefab.market import lifecycle, service
+from sharefab.market.schemas import (
+    AcceptedPublic,
+    BookingPublic,
+    DisputeIn,
+    OrderStatePublic,
+    QuotePublic,
+    ResolveIn,
+)
 from sharefab.orders import service as orders
+from sharefab.reputation.schemas import RatingCreate, RatingPublic
 
 router = APIRouter(
     tags=["market"], responses=PROBLEM_RESPONSES, dependencies=[Depends(scoped("orders"))]
@@ -70,3 +80,60 @@ def order_bookings(
     """The order's bookings (its tentative plan made real), by start."""
     order = orders.get_order(session, principal, order_id)
     return [BookingPublic.model_validate(b) for b in service.order_bookings(session, order.id)]
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel_order(
+    session: SessionDep, principal: CurrentPrincipal, order_id: int
+) -> OrderStatePublic:
+    """Cancel: bookings not started are released; the escrow is refunded by rule."""
+    return OrderStatePublic.model_validate(lifecycle.cancel(session, principal, order_id))
+
+
+@router.post("/orders/{order_id}/confirm-delivery")
+def confirm_delivery(
+    session: SessionDep, principal: CurrentPrincipal, order_id: int
+) -> OrderStatePublic:
+    """The buyer confirms the parts arrived."""
+    return OrderStatePublic.model_validate(lifecycle.confirm_delivery(session, principal, order_id))
+
+
+@router.post("/orders/{order_id}/close")
+def close_order(
+    session: SessionDep, principal: CurrentPrincipal, order_id: int
+) -> OrderStatePublic:
+    """Close a delivered order and settle its escrow (once)."""
+    return OrderStatePublic.model_validate(lifecycle.close(session, principal, order_id))
+
+
+@router.post("/orders/{order_id}/dispute")
+def dispute_order(
+    session: SessionDep, principal: CurrentPrincipal, order_id: int, body: DisputeIn
+) -> OrderStatePublic:
+    """The buyer disputes the work; the operator resolves it."""
+    order = lifecycle.dispute(session, principal, order_id, body.reason)
+    return OrderStatePublic.model_validate(order)
+
+
+@router.post("/orders/{order_id}/resolve")
+def resolve_dispute(
+    session: SessionDep, principal: CurrentPrincipal, order_id: int, body: ResolveIn
+) -> OrderStatePublic:
+    """The operator resolves a dispute: close and settle, or cancel and refund."""
+    order = lifecycle.resolve(session, principal, order_id, body.outcome)
+    return OrderStatePublic.model_validate(order)
+
+
+@router.post("/ratings", status_code=status.HTTP_201_CREATED)
+def rate(
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, body: RatingCreate
+) -> RatingPublic:
+    """Rate the other side of a finished order (buyer -> provider, provider -> buyer)."""
+
+    def produce() -> Any:
+        rating = lifecycle.rate(
+            session, principal, body.order_id, body.ratee_organization_id, body.score, body.comment
+        )
+        return RatingPublic.model_validate(rating)
+
+    return idem.run(produce)

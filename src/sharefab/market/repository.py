@@ -79,7 +79,7 @@ def get_quote(session: Session, quote_id: int) -> Quote | None:
 
 
 def bookings_of_order(session: Session, order_id: int) -> list[Booking]:
-    """An order's bookings that are not cancelled, by start."""
+    """An order's bookings that are not cancelled (done ones included), by start."""
     stmt = (
         select(Booking)
         .where(Booking.order_id == order_id, Booking.status != BookingStatus.cancelled)

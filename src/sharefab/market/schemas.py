@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sharefab.kit.schemas import PublicSchema
+from pydantic import Field
+
+from sharefab.kit.schemas import PublicSchema, Schema
 from sharefab.market.models import BookingStatus, QuoteStatus
 
 
@@ -64,3 +66,24 @@ class AcceptedPublic(PublicSchema):
     quote: QuotePublic
     order_status: str
     bookings: list[BookingPublic]
+
+
+class DisputeIn(Schema):
+    """Why the buyer disputes the work."""
+
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ResolveIn(Schema):
+    """How the operator resolves a dispute: close (settle as agreed) or cancel (refund)."""
+
+    outcome: Literal["close", "cancel"]
+
+
+class OrderStatePublic(PublicSchema):
+    """An order's state after an action."""
+
+    id: int
+    status: str
+    promised_at: datetime | None
+    price_minor: int | None
