@@ -33,13 +33,17 @@ def test_tabu_improves_and_stays_valid() -> None:
         start = construct(data)
         assert start is not None
         seen: list[int] = []
+
+        def record(_schedule: object, value: int, seen: list[int] = seen) -> None:
+            seen.append(value)
+
         best = tabu_search(
             data,
             start,
             time.perf_counter() + 0.5,
             TabuParams(),
             seed=seed,
-            on_improve=lambda s, v, seen=seen: seen.append(v),
+            on_improve=record,
         )
         assert validate(data, best) == []
         assert max(a.end for a in best) <= max(a.end for a in start)

@@ -10,6 +10,7 @@ operation overlapping a random time window. Fixed bookings of the problem always
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def improve(
         per_resource.setdefault(a.resource, []).append((a.start, i))
     for items in per_resource.values():
         items.sort()
-        for (_, x), (_, y) in zip(items, items[1:], strict=False):
+        for (_, x), (_, y) in itertools.pairwise(items):
             m.add(v.starts[y] >= v.ends[x])
     expr = cpsat.objective_expr(v, obj.weights)
     if upper is not None:
