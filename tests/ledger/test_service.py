@@ -15,6 +15,7 @@ from sharefab.kit.db import unit_of_work
 from sharefab.kit.errors import Conflict, InvalidInput
 from sharefab.ledger import service as ledger
 from sharefab.ledger.models import Account, AccountKind, Entry, Transfer, TransferKind
+from sharefab.ledger.settings import LedgerSettings
 
 ORDER = 7001
 
@@ -101,7 +102,7 @@ class TestFundEscrow:
     ) -> None:
         """Floats, bools, strings, zero and negatives never reach the ledger."""
         with pytest.raises(InvalidInput):
-            fund(session, orgs, amount=amount)
+            fund(session, orgs, amount=amount)  # type: ignore[arg-type]
         assert transfers(session) == 0
 
     def test_bad_currency_is_refused(self, session: Session, orgs: dict[str, int]) -> None:
@@ -371,3 +372,15 @@ class TestConcurrency:
         assert ids[0] == ids[1]
         with unit_of_work(engine, write=False) as s:
             assert ledger.escrow_balance(s, ORDER) == 300
+
+
+class TestSettings:
+    def test_fee_rate_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """SHAREFAB_PLATFORM_FEE_BPS sets the platform fee; 500 bps (5 %) by default."""
+        monkeypatch.delenv("SHAREFAB_PLATFORM_FEE_BPS", raising=False)
+        assert LedgerSettings().platform_fee_bps == 500
+        monkeypatch.setenv("SHAREFAB_PLATFORM_FEE_BPS", "250")
+        assert LedgerSettings().platform_fee_bps == 250
+        monkeypatch.setenv("SHAREFAB_PLATFORM_FEE_BPS", "12000")
+        with pytest.raises(ValueError, match="10000"):
+            LedgerSettings()
