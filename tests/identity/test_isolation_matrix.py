@@ -13,13 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from sharefab.kit.db import unit_of_work
 from sharefab.ledger import service as ledger
 from sharefab.reputation import service as reputation
-from tests.factories import Tenants, created, make_resource, make_site, order_body
+from tests.factories import (
+    Tenants,
+    created,
+    make_resource,
+    make_site,
+    make_window,
+    order_body,
+)
 
 OWNERS = ("acme", "buyer2", "provider2")
 ACTORS = ("anonymous", "owner", "other_buyer", "other_provider", "operator")
@@ -163,6 +169,43 @@ def _credit(c: TestClient, marker: str) -> Owned:
     return Owned(str(org_id), f'"quantity_done":{total}')
 
 
+RIVAL: list[TestClient] = []  # a provider and buyer outside the matrix, set per test
+
+
+def _rival_capacity(rival: TestClient) -> None:
+    """Rival offers milling and anodising, so matrix orders can be quoted and booked."""
+    site = make_site(rival, lat=31.3, lon=120.6)
+    for code in ("milling.cnc.5axis", "coating.anodize"):
+        res = make_resource(rival, site["id"], code=code, name=f"rival {code}")
+        for day in range(10):
+            make_window(rival, res["id"], 24 * day, 24 * day + 23)
+
+
+def _small_order(c: TestClient, marker: str) -> dict[str, Any]:
+    return created(c.post("/api/v1/orders", json=order_body(marker, title=marker, quantity=1)))
+
+
+def _quoted(c: TestClient, marker: str) -> Owned:
+    order = _small_order(c, marker)
+    quote = created(c.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+    return Owned(str(quote["id"]), marker)
+
+
+def _work_order(c: TestClient, marker: str) -> Owned:
+    """A booking on the owner's own CMM, ordered and accepted by Rival."""
+    site = make_site(c, name=marker)
+    cmm = make_resource(c, site["id"], code="inspection.cmm", materials=[marker], name=marker)
+    make_window(c, cmm["id"], 0, 240)
+    rival = RIVAL[0]
+    ops = [{"capability_code": "inspection.cmm", "unit_seconds": 600, "material": marker}]
+    order = created(
+        rival.post("/api/v1/orders", json=order_body(marker, title=marker, operations=ops))
+    )
+    quote = created(rival.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+    booking = created(rival.post(f"/api/v1/quotes/{quote['id']}/accept"))["bookings"][0]
+    return Owned(str(booking["id"]), marker)
+
+
 @dataclass(frozen=True)
 class Route:
     """How to make the object a route acts on, and what owner and operator should get."""
@@ -172,6 +215,7 @@ class Route:
     operator: int
     body: dict[str, Any] = field(default_factory=dict)
     buyers_only: bool = False
+    providers_only: bool = False
 
 
 MATRIX: dict[tuple[str, str], Route] = {
@@ -196,6 +240,33 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/orders/{order_id}"): Route(_order, 200, 200, buyers_only=True),
     ("PATCH", "/api/v1/orders/{order_id}"): Route(_order, 200, 403, {"notes": "x"}, True),
     ("DELETE", "/api/v1/orders/{order_id}"): Route(_order, 204, 403, buyers_only=True),
+    ("GET", "/api/v1/orders/{order_id}/quotes"): Route(_order, 200, 200, buyers_only=True),
+    ("POST", "/api/v1/orders/{order_id}/quotes"): Route(_order, 201, 403, buyers_only=True),
+    ("GET", "/api/v1/quotes/{quote_id}"): Route(_quoted, 200, 200, buyers_only=True),
+    ("POST", "/api/v1/quotes/{quote_id}/accept"): Route(_quoted, 201, 403, buyers_only=True),
+    ("GET", "/api/v1/orders/{order_id}/bookings"): Route(_order, 200, 200, buyers_only=True),
+    ("POST", "/api/v1/orders/{order_id}/cancel"): Route(_order, 200, 403, buyers_only=True),
+    ("POST", "/api/v1/orders/{order_id}/close"): Route(_order, 409, 409, buyers_only=True),
+    ("POST", "/api/v1/orders/{order_id}/confirm-delivery"): Route(
+        _order, 409, 403, buyers_only=True
+    ),
+    ("POST", "/api/v1/orders/{order_id}/dispute"): Route(
+        _order, 409, 403, {"reason": "bad parts"}, buyers_only=True
+    ),
+    ("POST", "/api/v1/orders/{order_id}/resolve"): Route(
+        _order, 403, 409, {"outcome": "close"}, buyers_only=True
+    ),
+    ("GET", "/api/v1/work-orders/{booking_id}"): Route(_work_order, 200, 200, providers_only=True),
+    ("GET", "/api/v1/work-orders/{booking_id}/events"): Route(
+        _work_order, 200, 200, providers_only=True
+    ),
+    ("POST", "/api/v1/work-orders/{booking_id}/events"): Route(
+        _work_order, 201, 403, {"type": "started"}, providers_only=True
+    ),
+    ("POST", "/api/v1/resources/{resource_id}/breakdown"): Route(
+        _resource, 201, 403, {"repair_minutes": 60}
+    ),
+    ("POST", "/api/v1/resources/{resource_id}/resume"): Route(_resource, 409, 403),
     ("GET", "/api/v1/ledger/accounts/{account_id}"): Route(_ledger_account, 200, 200),
     ("GET", "/api/v1/ledger/accounts/{account_id}/entries"): Route(_ledger_entries, 200, 200),
     ("GET", "/api/v1/ledger/escrow/{order_id}"): Route(_escrow, 200, 200, buyers_only=True),
@@ -209,13 +280,21 @@ FOREIGN = {
 }
 
 
-def _id_routes(client: TestClient) -> set[tuple[str, str]]:
-    routes = set()
-    for route in client.app.routes:  # type: ignore[attr-defined]
-        if isinstance(route, APIRoute) and "{" in route.path and route.path.startswith("/api/"):
-            for method in route.methods:
-                routes.add((method, route.path))
+def _api_routes(client: TestClient) -> set[tuple[str, str]]:
+    """(method, path) of every API operation, from the app's own OpenAPI document."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    routes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if path.startswith("/api/")
+    }
+    assert len(routes) > 30, "the OpenAPI document lists too few routes to be the whole API"
     return routes
+
+
+def _id_routes(client: TestClient) -> set[tuple[str, str]]:
+    return {(m, p) for m, p in _api_routes(client) if "{" in p}
 
 
 def test_every_id_route_is_in_the_matrix(app_client: TestClient) -> None:
@@ -229,6 +308,8 @@ def test_no_foreign_access(app_client: TestClient, tenants: Tenants) -> None:
     tally: Counter[str] = Counter()
     failures: list[str] = []
     OPERATOR_TOKEN[:] = [tenants["operator"].headers["Authorization"]]
+    RIVAL[:] = [TestClient(app_client.app, headers=tenants["rival"].headers)]
+    _rival_capacity(RIVAL[0])
 
     def as_(name: str) -> TestClient:
         return TestClient(app_client.app, headers=tenants[name].headers)
@@ -236,6 +317,8 @@ def test_no_foreign_access(app_client: TestClient, tenants: Tenants) -> None:
     for (method, path), spec in MATRIX.items():
         for owner in OWNERS:
             if spec.buyers_only and owner == "provider2":
+                continue
+            if spec.providers_only and owner == "buyer2":
                 continue
             buyer, provider = FOREIGN[owner]
             for actor in ACTORS:
@@ -254,7 +337,7 @@ def test_no_foreign_access(app_client: TestClient, tenants: Tenants) -> None:
                     "other_provider": as_(provider),
                     "operator": as_("operator"),
                 }[actor]
-                kwargs = {"json": spec.body} if method == "PATCH" else {}
+                kwargs = {"json": spec.body} if spec.body else {}
                 resp = caller.request(method, url, **kwargs)
                 tally["calls"] += 1
                 foreign = actor in ("other_buyer", "other_provider") and spec.make is not None
@@ -281,7 +364,12 @@ def test_no_foreign_access(app_client: TestClient, tenants: Tenants) -> None:
     assert not failures, "\n".join(failures)
 
 
+# GET routes without an id that are not per-tenant lists: the caller's own identity, the
+# shared taxonomy, and the anonymised shop window (checked in tests/capacity).
+NOT_LISTS = ("/api/v1/me", "/api/v1/capabilities", "/api/v1/capacity/search")
+
 LIST_ROUTES = (
+    "/api/v1/work-orders",
     "/api/v1/organizations",
     "/api/v1/users",
     "/api/v1/api-keys",
@@ -298,6 +386,8 @@ LIST_ROUTES = (
 
 def test_lists_hold_no_foreign_rows(app_client: TestClient, tenants: Tenants) -> None:
     """Every list, as every tenant, holds only that tenant's rows; the operator sees them all."""
+    RIVAL[:] = [TestClient(app_client.app, headers=tenants["rival"].headers)]
+    _rival_capacity(RIVAL[0])
     markers: dict[str, list[str]] = {}
     for owner in OWNERS:
         c = TestClient(app_client.app, headers=tenants[owner].headers)
@@ -308,13 +398,13 @@ def test_lists_hold_no_foreign_rows(app_client: TestClient, tenants: Tenants) ->
         ]
         if owner != "provider2":
             made.append(_order(c, f"LIST{owner}o").marker)
+        if owner != "buyer2":
+            made.append(_work_order(c, f"LIST{owner}wo").marker)
         markers[owner] = made
-    checked = {*LIST_ROUTES, "/api/v1/capabilities", "/api/v1/capacity/search", "/api/v1/me"}
-    for route in app_client.app.routes:  # type: ignore[attr-defined]
-        if not isinstance(route, APIRoute) or "GET" not in route.methods:
-            continue
-        if route.path.startswith("/api/") and "{" not in route.path:
-            assert route.path in checked, f"add list route {route.path} to LIST_ROUTES"
+    checked = {*LIST_ROUTES, *NOT_LISTS}
+    for method, path in _api_routes(app_client):
+        if method == "GET" and "{" not in path:
+            assert path in checked, f"add list route {path} to LIST_ROUTES (or NOT_LISTS)"
     for viewer in OWNERS:
         c = TestClient(app_client.app, headers=tenants[viewer].headers)
         for path in LIST_ROUTES:

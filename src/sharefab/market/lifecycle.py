@@ -87,9 +87,11 @@ def dispute(session: Session, principal: Principal, order_id: int, reason: str) 
 
 def resolve(session: Session, principal: Principal, order_id: int, outcome: str) -> Order:
     """The operator resolves a dispute: `close` settles as agreed, `cancel` refunds by rule."""
+    order = orders.get_order_for_update(session, order_id)
+    if not principal.can_read(order.organization_id):
+        raise NotFound(f"order {order_id} does not exist")
     if not principal.is_operator:
         raise Forbidden("only the platform operator resolves disputes")
-    order = orders.get_order_for_update(session, order_id)
     if outcome == "close":
         orders.transition(order, OrderStatus.closed)
         ledger.settle_order(session, order_id=order.id)
