@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import dask
+import distributed  # noqa: F401 - its config must exist before dask.config.set below
 import pytest
 
 from sharefab.engine.base import EngineError, make_engine

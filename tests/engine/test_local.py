@@ -13,10 +13,10 @@ from sharefab.gen.instance import cluster_to_problem
 from sharefab.optimize.cluster.lns import plan_cluster
 from sharefab.optimize.cluster.params import ClusterParams
 from sharefab.optimize.data import ProblemData
+from sharefab.optimize.validate import validate
 
 # small neighbourhoods, so that two fit side by side in a 40-order cluster
 PARAMS = ClusterParams(initial_size=10, max_modes=3, sub_time_limit=1.0)
-from sharefab.optimize.validate import validate
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def test_in_process_engine_plans_a_valid_cluster(small: ProblemData) -> None:
     with make_engine("local", workers=1) as engine:
         assert isinstance(engine, InProcessEngine)
         result = plan_cluster(small, engine, time_limit=2.0)
-    assert result.valid and validate(small, result.schedule) == []
+    assert result.valid
+    assert validate(small, result.schedule) == []
     assert result.values <= result.start_values
 
 

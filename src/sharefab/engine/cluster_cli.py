@@ -95,6 +95,9 @@ def bench_cluster_command(
         str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT (default: LocalCluster).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Workers (local pool or LocalCluster).")] = 1,
+    connect_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the Dask scheduler to answer.")
+    ] = 10.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     png: Annotated[
         Path | None, typer.Option(help="PNG of the objective over time (default: next to md).")
@@ -118,7 +121,7 @@ def bench_cluster_command(
         png = folder / f"cluster-{name}-{engine}.png"
     try:
         cluster_params = ClusterParams.from_file(params) if params else None
-        eng = make_engine(engine, workers=workers, address=address)
+        eng = make_engine(engine, workers=workers, address=address, connect_timeout=connect_timeout)
     except (EngineError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
