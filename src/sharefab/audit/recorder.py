@@ -141,8 +141,25 @@ def _collect(session: Session) -> list[dict[str, Any]]:
     return pending
 
 
+PENDING = "audit_pending"
+
+
 def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
+    """Remember what this flush changed; the chain is written just before commit."""
     pending = _collect(session)
+    if pending:
+        session.info.setdefault(PENDING, []).extend(pending)
+
+
+def _before_commit(session: Session) -> None:
+    """Append the transaction's changes to the chain as the last thing before commit.
+
+    Taking the chain's lock last (and holding it only until the commit) keeps every other lock
+    a transaction takes (rows, exclusion checks) outside it: appends are serialised without
+    ever being part of a deadlock.
+    """
+    session.flush()
+    pending = session.info.pop(PENDING, None)
     if not pending:
         return
     conn = session.connection()
@@ -166,7 +183,16 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
     conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
 
 
+def _forget(session: Session, *_args: object) -> None:
+    session.info.pop(PENDING, None)
+
+
 def install() -> None:
     """Record the changes of every session (idempotent)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
+    for name, fn in (
+        ("after_flush", _after_flush),
+        ("before_commit", _before_commit),
+        ("after_rollback", _forget),
+    ):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from sharefab.kit.db import WRITE_OPTION, session_factory
+from sharefab.kit.settings import get_settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -32,7 +33,13 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# At most this many requests hold a session (and so a pooled connection) at once; the others
+# wait here without occupying a worker thread, so the threads that hold connections can always
+# finish and commit (no starvation of the thread pool by requests queued for the pool).
+SessionDep = Annotated[
+    Session,
+    Depends(get_session, scope="function", max_concurrency=get_settings().db_max_concurrency),
+]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not found", "content": {"application/problem+json": {}}},

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     currency: str = "CNY"
     sql_echo: bool = False
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_max_concurrency: int = Field(
+        default=25,
+        description="Requests holding a database session at once; the rest wait without "
+        "taking a worker thread. Keep it below pool size + overflow.",
+    )
 
     secret_key: SecretStr | None = Field(
         default=None,
