@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from sharefab.optimize.cluster.dispatch import RULES, dispatch, job_order
+from sharefab.optimize.cluster.dispatch import RULES, dispatch, iterated_dispatch, job_order
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.data import Job, Mode, Operation, ProblemData, Resource
 from sharefab.optimize.validate import validate
@@ -47,3 +49,11 @@ def test_dispatch_fills_an_earlier_gap_that_fits() -> None:
     )
     plan = dispatch(ClusterIndex.from_problem(data), "edd")
     assert (plan.start[0], plan.start[1]) == (5, 0)
+
+
+def test_iterated_dispatch_is_valid_and_no_worse_than_edd(small_index: ClusterIndex) -> None:
+    """Moving late orders up the sequence keeps the plan valid and never loses to plain EDD."""
+    edd = dispatch(small_index, "edd")
+    better = iterated_dispatch(small_index, time.perf_counter() + 1.0, max_rounds=8)
+    assert validate(small_index.data, better.schedule()) == []
+    assert better.values() <= edd.values()

@@ -39,7 +39,7 @@ def test_lns_finds_the_weighted_optimum_of_two_orders() -> None:
         resources=(Resource(windows=((0, 100),)),),
         objective=Objective.parse("tardiness"),
     )
-    params = ClusterParams(rules=("fcfs",), min_size=2)
+    params = ClusterParams(rules=("fcfs",), start_share=0.0, min_size=2)
     result = plan_cluster(data, InlinePool(), time_limit=1.5, params=params)
     assert result.start_values[0] == 30
     assert result.values[0] == 5

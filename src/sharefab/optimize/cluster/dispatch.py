@@ -12,12 +12,15 @@ cheaper resource. Rules:
 - ``edd``: earliest due date first;
 - ``slack``: least slack per unit of weight first (due - release - shortest remaining work).
 
-One pass over the 1.5 million (operation, resource) pairs of an ``L`` cluster takes seconds.
+One pass over the 1.5 million (operation, resource) pairs of an ``L`` cluster takes about a
+second. ``iterated_dispatch`` repeats it, "squeaky wheel" style: orders that came out late move
+up the sequence in proportion to their weighted lateness, and the best plan is kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.plan import Plan
@@ -53,19 +56,23 @@ def job_order(index: ClusterIndex, rule: str) -> list[int]:
     return sorted(jobs, key=key)
 
 
-def dispatch(index: ClusterIndex, rule: str = "fcfs") -> Plan:
-    """A complete plan built by list scheduling in ``rule`` order (raises ``DispatchError``)."""
+def dispatch(index: ClusterIndex, rule: str = "fcfs", order: Sequence[int] | None = None) -> Plan:
+    """A complete plan built by list scheduling in ``rule`` order, or in the given job ``order``
+    (raises ``DispatchError``)."""
     n = index.num_operations
     res, start, end = [0] * n, [0] * n, [0] * n
     free = [FreeTimeline(w) for w in index.windows]
     site, cost, tt = index.res_site, index.res_cost, index.tt
     preds, mode_res, mode_dur, release = index.preds, index.mode_res, index.mode_dur, index.release
-    for j in job_order(index, rule):
+    for j in job_order(index, rule) if order is None else order:
         for i in index.job_ops[j]:
             before = [(end[p], tt[site[res[p]]]) for p in preds[i]]
             t0 = release[i]
+            t_min = max([t0, *(e for e, _ in before)])  # no mode starts earlier
             best_end, best_cost, best_r, best_s = INF, INF, -1, INF
             for r, d in zip(mode_res[i], mode_dur[i], strict=True):
+                if t_min + d > best_end:
+                    break  # modes come shortest first: none of the rest can finish earlier
                 t = t0
                 s_r = site[r]
                 for e, row in before:
@@ -82,3 +89,48 @@ def dispatch(index: ClusterIndex, rule: str = "fcfs") -> Plan:
             free[best_r].book(best_s, best_end)
             res[i], start[i], end[i] = best_r, best_s, best_end
     return Plan(index, res, start, end)
+
+
+def iterated_dispatch(
+    index: ClusterIndex,
+    deadline: float,
+    start: Plan | None = None,
+    alpha: float = 0.5,
+    decay: float = 0.7,
+    max_rounds: int = 50,
+) -> Plan:
+    """Best plan of repeated EDD-seeded dispatches with late orders moved up (squeaky wheel).
+
+    Each round lowers the sequence key (initially the due date) of every late order by
+    ``alpha x minutes late x weight / max weight``; ``alpha`` shrinks by ``decay`` per round and
+    a round that does not improve restarts from the best keys. Stops at ``deadline``
+    (``time.perf_counter()``) or after ``max_rounds``.
+    """
+    horizon = max((e for w in index.windows for _, e in w[-1:]), default=0)
+    key = [float(horizon * 4 if d is None else d) for d in index.due]
+    best_key = key[:]
+    release = [job.release for job in index.data.jobs]
+
+    def sequence(key: list[float]) -> list[int]:  # the EDD rule's order for the initial keys
+        return sorted(range(len(key)), key=lambda j: (key[j], release[j], j))
+
+    best = start if start is not None else dispatch(index, order=sequence(key))
+    best_values = best.values()
+    plan = best
+    w_max = max(index.weight, default=1) or 1
+    for _ in range(max_rounds):
+        if time.perf_counter() >= deadline:
+            break
+        for j, due in enumerate(index.due):
+            if due is not None:
+                late = plan.completion(j) - due
+                if late > 0:
+                    key[j] -= alpha * late * index.weight[j] / w_max
+        alpha *= decay
+        plan = dispatch(index, order=sequence(key))
+        values = plan.values()
+        if values < best_values:
+            best, best_values, best_key = plan, values, key[:]
+        else:
+            key, plan = best_key[:], best
+    return best

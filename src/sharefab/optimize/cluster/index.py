@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sharefab.optimize.data import ProblemData
+from sharefab.optimize.data import Mode, ProblemData
 
 
 def topological(n: int, arcs: tuple[tuple[int, int], ...]) -> list[int]:
@@ -31,6 +31,10 @@ def topological(n: int, arcs: tuple[tuple[int, int], ...]) -> list[int]:
     return order
 
 
+def _by_duration(modes: tuple[Mode, ...]) -> list[Mode]:
+    return sorted(modes, key=lambda m: (m.duration, m.resource))
+
+
 @dataclass(frozen=True)
 class ClusterIndex:
     """Flat lists indexed by global operation (``i``), job (``j``) and resource (``r``)."""
@@ -40,7 +44,7 @@ class ClusterIndex:
     release: list[int]  # per operation: its job's release
     preds: list[list[int]]
     succs: list[list[int]]
-    mode_res: list[list[int]]
+    mode_res: list[list[int]]  # per operation, shortest duration first
     mode_dur: list[list[int]]
     res_site: list[int]
     res_cost: list[int]
@@ -77,8 +81,8 @@ class ClusterIndex:
             release=[data.jobs[j].release for j in data.op_job],
             preds=preds,
             succs=succs,
-            mode_res=[[m.resource for m in op.modes] for op in ops],
-            mode_dur=[[m.duration for m in op.modes] for op in ops],
+            mode_res=[[m.resource for m in _by_duration(op.modes)] for op in ops],
+            mode_dur=[[m.duration for m in _by_duration(op.modes)] for op in ops],
             res_site=[r.site for r in data.resources],
             res_cost=[r.cost_per_time for r in data.resources],
             windows=[list(r.windows) for r in data.resources],

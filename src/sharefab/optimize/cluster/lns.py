@@ -4,15 +4,17 @@
 
 1. refuses input no plan can exist for (``checks``), naming the order and operation;
 2. dispatches the orders with each rule of ``params.rules`` (the first gives the first feasible
-   plan within seconds) and keeps the best, validated;
+   plan within seconds), improves the sequence by iterated dispatch for ``params.start_share``
+   of the time, and keeps the best plan, validated;
 3. until the time is up, keeps ``pool.slots`` neighbourhoods in flight: the adaptive choice picks a
    kind (roulette on recent success), the operator frees operations that no neighbourhood in flight
    touches, ``extract`` turns them into a small ``SubProblem`` and the pool solves it with CP-SAT
    (``submodel.solve_subproblem``) wherever its workers are;
-4. each answer that improves the objective (weighted tardiness, then cost) is applied; the plan is
-   checked by the independent validator after every batch of accepted answers, and a batch the
-   validator refuses is rolled back. A failed or lost task just drops its neighbourhood: the
-   incumbent is never touched by it.
+4. each answer that improves the objective (weighted tardiness, then cost) is applied; the plan
+   is checked by the independent validator after every batch of accepted answers (at most
+   ``params.validate_every`` seconds apart, and always before the plan is returned), and a batch
+   the validator refuses is rolled back; only validated plans are reported or returned. A failed
+   or lost task just drops its neighbourhood: the incumbent is never touched by it.
 
 The pool is anything with ``slots``, ``submit(fn, arg)`` and ``wait(timeout)`` (``TaskPool``); the
 engines in ``sharefab.engine`` provide a process pool and a Dask cluster, ``InlinePool`` solves
@@ -30,7 +32,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from sharefab.optimize.cluster.checks import check_plannable
-from sharefab.optimize.cluster.dispatch import dispatch
+from sharefab.optimize.cluster.dispatch import dispatch, iterated_dispatch
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.neighbourhoods import OPERATORS, Busy
 from sharefab.optimize.cluster.params import ClusterParams
@@ -137,7 +139,6 @@ class _Search:
         self.busy = Busy()
         self.kinds = {k: KindStats(size=float(params.initial_size)) for k in params.kinds}
         self.inflight: dict[int, _InFlight] = {}
-        self.last_finished: _InFlight | None = None
         self.tag = 0
         self.history: list[tuple[float, int, int]] = [
             (time.perf_counter() - t0, self.values[0], self.values[1])
@@ -187,7 +188,6 @@ class _Search:
     def finished(self, tag: int) -> _InFlight:
         task = self.inflight.pop(tag)
         self.busy.release(task.jobs, task.sub.resources)
-        self.last_finished = task
         return task
 
     def adapt(self, kind: str, sol: SubSolution | None, improved: bool) -> None:
@@ -200,11 +200,8 @@ class _Search:
         elif sol is None or sol.status != "optimal":
             s.size = max(p.min_size, s.size * 0.85)
 
-    def apply(
-        self, task: _InFlight | None, sol: SubSolution
-    ) -> list[tuple[int, int, int, int]] | None:
+    def apply(self, task: _InFlight, sol: SubSolution) -> list[tuple[int, int, int, int]] | None:
         """Apply ``sol`` if it is fresh and improves; return the undo list (None: not applied)."""
-        assert task is not None
         if any(self.res_version[r] != v for r, v in task.versions.items()) or any(
             self.job_version[j] != v for j, v in task.job_versions.items()
         ):
@@ -245,26 +242,31 @@ class _Search:
 
 
 def start_plan(
-    index: ClusterIndex, rules: tuple[str, ...], t0: float, deadline: float
+    index: ClusterIndex, params: ClusterParams, t0: float, deadline: float
 ) -> tuple[Plan, str, float]:
-    """The best validated dispatch plan over ``rules`` and the time to the first one."""
+    """The best validated dispatch plan over ``params.rules``, improved by iterated dispatch
+    until ``deadline``; and the time to the first valid plan."""
     best: tuple[tuple[int, int], Plan, str] | None = None
     first = math.inf
-    for rule in rules:
+    for rule in params.rules:
         if best is not None and time.perf_counter() > deadline:
             break
         plan = dispatch(index, rule)
         values = plan.values()
         if best is not None and values >= best[0]:
             continue
-        violations = validate(index.data, plan.schedule())
-        if violations:
+        if validate(index.data, plan.schedule()):
             continue
         if best is None:
             first = time.perf_counter() - t0
         best = (values, plan, rule)
     if best is None:
         raise RuntimeError("no dispatch rule produced a valid plan")
+    if time.perf_counter() < deadline:
+        plan = iterated_dispatch(index, deadline)
+        values = plan.values()
+        if values < best[0] and not validate(index.data, plan.schedule()):
+            best = (values, plan, "iterated")
     return best[1], best[2], first
 
 
@@ -284,13 +286,15 @@ def plan_cluster(
     rng = random.Random(seed)
     index = data if isinstance(data, ClusterIndex) else ClusterIndex.from_problem(data)
     check_plannable(index)
-    plan, rule, first = start_plan(index, params.rules, t0, t0 + 0.3 * time_limit)
+    plan, rule, first = start_plan(index, params, t0, t0 + params.start_share * time_limit)
     search = _Search(index, plan, params, rng, t0)
     start_values = search.values
     if on_improve is not None:
         on_improve(time.perf_counter() - t0, search.values)
     tickets: dict[int, int] = {}  # pool ticket -> neighbourhood tag
     margin, grace = 0.2, 1.0
+    pending: list[list[tuple[int, int, int, int]]] = []  # accepted, not yet validated
+    validated_at = time.perf_counter()
     while True:
         remaining = deadline - time.perf_counter()
         if remaining > margin + 0.3:
@@ -299,41 +303,42 @@ def plan_cluster(
                 if sub is None:
                     break
                 limit = min(params.sub_time_limit, remaining - margin)
-                task = partial(solve_subproblem, time_limit=limit, seed=rng.randrange(1 << 30))
-                tickets[pool.submit(task, sub)] = sub.tag
+                solve = partial(solve_subproblem, time_limit=limit, seed=rng.randrange(1 << 30))
+                tickets[pool.submit(solve, sub)] = sub.tag
                 search.submitted(sub)
-        if not tickets:
+        if not tickets and not pending:
             break
         done = pool.wait(max(0.01, min(1.0, deadline + grace - time.perf_counter())))
-        undos = []
         for ticket, outcome in done:
             tag = tickets.pop(ticket, None)
-            if tag is None:
+            if tag is None or tag not in search.inflight:
                 continue
-            kind = search.finished(tag).sub.kind if tag in search.inflight else ""
-            if not kind:
-                continue
-            task_state_sub = outcome if isinstance(outcome, SubSolution) else None
-            if task_state_sub is None:  # the task failed or its worker was lost
+            task = search.finished(tag)
+            kind = task.sub.kind
+            if not isinstance(outcome, SubSolution):  # the task failed or its worker was lost
                 search.dropped += 1
                 search.adapt(kind, None, False)
                 continue
             search.iterations += 1
-            undo = search.apply(search.last_finished, outcome) if outcome.changes else None
+            undo = search.apply(task, outcome) if outcome.changes else None
             search.adapt(kind, outcome, undo is not None)
             if undo is not None:
-                undos.append(undo)
+                pending.append(undo)
                 search.kinds[kind].improvements += 1
-        if undos:
+        now = time.perf_counter()
+        last_round = not tickets or now > deadline + grace
+        if pending and (last_round or now - validated_at >= params.validate_every):
             if validate(index.data, search.plan.schedule()):
                 search.rejected += 1
-                search.rollback(undos)
+                search.rollback(pending)
             else:
-                search.improvements += len(undos)
+                search.improvements += len(pending)
                 search.record()
                 if on_improve is not None:
                     on_improve(time.perf_counter() - t0, search.values)
-        if time.perf_counter() > deadline + grace:
+            pending = []
+            validated_at = time.perf_counter()
+        if now > deadline + grace:
             break  # tasks that do not come back in time (a lost worker): keep the incumbent
     schedule = search.plan.schedule()
     valid = not validate(index.data, schedule)

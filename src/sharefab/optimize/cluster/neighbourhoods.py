@@ -12,6 +12,10 @@ never touch each other):
   next to its operations on the same resources (whole orders);
 - ``tardy``: the most tardy orders (roulette on weighted tardiness) and the operations that
   block them: what runs before them on their resources.
+
+Operations chosen by time and resource come with their successors down to the end of their
+order (``with_tails``): an operation that gives way can then move later without hitting a fixed
+successor, and the orders' completions - their tardiness - move with the re-plan.
 """
 
 from __future__ import annotations
@@ -76,6 +80,26 @@ def _near(plan: Plan, resources: Sequence[int], t: int, size: int, busy: Busy) -
     return [i for _, i in found[:size]]
 
 
+def with_tails(plan: Plan, seeds: Sequence[int], size: int) -> list[int]:
+    """``seeds`` in order, each followed by its successors down to the end of its order, until
+    ``size`` operations: an operation can then move later and its order's completion with it."""
+    x = plan.index
+    out: list[int] = []
+    seen: set[int] = set()
+    for seed in seeds:
+        stack = [seed]
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            out.append(i)
+            stack.extend(x.succs[i])
+        if len(out) >= size:
+            break
+    return out
+
+
 def time_window(
     plan: Plan, rng: random.Random, size: int, busy: Busy, tardiness: list[int]
 ) -> list[int]:
@@ -85,7 +109,8 @@ def time_window(
         if _free(plan, busy, seed):
             resources = list(x.mode_res[seed])
             rng.shuffle(resources)
-            return _near(plan, resources[:12], plan.start[seed], size, busy)
+            near = _near(plan, resources[:12], plan.start[seed], size, busy)
+            return with_tails(plan, near, size)
     return []
 
 
@@ -105,7 +130,7 @@ def resource_group(
         group = [r0, *sorted(overlap, key=lambda r: (-overlap[r], rng.random()))[:5]]
         _, i0 = plan.booked[r0][rng.randrange(len(plan.booked[r0]))]
         per_res = max(2, size // len(group))
-        return _near(plan, group, plan.start[i0], per_res, busy)[:size]
+        return with_tails(plan, _near(plan, group, plan.start[i0], per_res, busy), size)
     return []
 
 
@@ -187,13 +212,7 @@ def tardy(plan: Plan, rng: random.Random, size: int, busy: Busy, tardiness: list
                 if b not in chosen and _free(plan, busy, b):
                     blockers.append((plan.start[i] - s, b))
     blockers.sort()
-    for _, b in blockers:
-        if len(out) >= size:
-            break
-        if b not in chosen:
-            chosen.add(b)
-            out.append(b)
-    return out
+    return with_tails(plan, out + [b for _, b in blockers], size)
 
 
 OPERATORS: dict[str, Callable[[Plan, random.Random, int, Busy, list[int]], list[int]]] = {

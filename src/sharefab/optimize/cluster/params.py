@@ -13,22 +13,28 @@ class ClusterParams:
     """Dispatch rules tried for the start plan, LNS neighbourhoods and their sizes.
 
     rules: dispatch rules for the start plan (the first one gives the first feasible plan).
+    start_share: share of the time limit for the start plan (rules, then iterated dispatch).
     kinds: neighbourhood kinds the adaptive choice draws from.
     sub_time_limit: seconds CP-SAT gets per neighbourhood.
     initial_size / min_size / max_size: operations freed per neighbourhood (adapted per kind:
         grows when CP-SAT proves the neighbourhood optimal quickly, shrinks when it times out).
     max_modes: candidate resources per freed operation (its current one included).
     reaction: how fast the adaptive weights of the neighbourhood kinds follow recent success.
+    validate_every: seconds between runs of the independent validator over the whole plan:
+        answers accepted meanwhile form one batch, validated before it becomes the incumbent
+        (0: after every batch of answers that arrive together).
     """
 
     rules: tuple[str, ...] = ("fcfs", "edd", "slack")
+    start_share: float = 0.15
     kinds: tuple[str, ...] = ("time_window", "resource_group", "related_orders", "tardy")
     sub_time_limit: float = 2.0
     initial_size: int = 40
     min_size: int = 8
-    max_size: int = 250
+    max_size: int = 150
     max_modes: int = 6
     reaction: float = 0.2
+    validate_every: float = 1.0
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ClusterParams:
