@@ -3,6 +3,7 @@ live bookings of a resource overlap, the ledger balances, and every escrow resol
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -122,7 +123,7 @@ def _check(engine: Any) -> None:
             by_resource[b.resource_id].append((b.starts_at, b.ends_at))
         for spans in by_resource.values():
             spans.sort()
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            for (_, end), (start, _) in itertools.pairwise(spans):
                 assert end <= start, "two live bookings of one resource overlap"
         assert ledger.verify_ledger(s) == []
         for escrow in s.scalars(select(Account).where(Account.order_id.is_not(None))):
