@@ -6,7 +6,13 @@ import typer
 
 from sharefab.audit.cli import audit_app
 from sharefab.engine.cli import bench_app, solve_command
-from sharefab.platform_cli import db_app, demo_command, seed_command, serve_command
+from sharefab.platform_cli import (
+    db_app,
+    demo_command,
+    plan_command,
+    seed_command,
+    serve_command,
+)
 
 app = typer.Typer(
     name="sharefab",
@@ -18,6 +24,7 @@ app = typer.Typer(
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
 app.command("seed")(seed_command)
+app.command("plan")(plan_command)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.command("solve")(solve_command)

@@ -162,3 +162,39 @@ def demo_command(
     serve_command(
         host=host, port=port, database=str(engine.url.render_as_string(False)), upgrade_first=False
     )
+
+
+def plan_command(
+    database: DatabaseOption = None,
+    time_limit: Annotated[float, typer.Option(help="Solver seconds.")] = 30.0,
+) -> None:
+    """Re-optimise every booking not yet started (cut lateness and cost, keep promises)."""
+    from rich.table import Table
+
+    from sharefab.market.replan import reoptimise
+
+    engine = open_database(database)
+    with console.status("re-optimising the plan ..."), unit_of_work(engine) as session:
+        report = reoptimise(session, time_limit=time_limit)
+    table = Table(title=f"{len(report.moves)} bookings moved")
+    for column in (
+        "order",
+        "operation",
+        "from resource",
+        "to resource",
+        "starts",
+        "other provider",
+    ):
+        table.add_column(column)
+    for m in report.moves:
+        table.add_row(
+            str(m.order_id),
+            str(m.operation_id),
+            str(m.from_resource_id),
+            str(m.to_resource_id),
+            m.starts_at.isoformat(timespec="minutes"),
+            "yes" if m.other_provider else "",
+        )
+    Console().print(table)
+    for p in report.promises:
+        console.print(f"order {p['order_id']}: promised date moved to {p['new_promised_at']}")

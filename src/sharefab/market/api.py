@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 
 from sharefab.identity.deps import CurrentPrincipal, scoped
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
+from sharefab.kit.errors import Forbidden
 from sharefab.kit.idempotency import IdempotencyDep
-from sharefab.market import lifecycle, service
+from sharefab.kit.settings import get_settings
+from sharefab.market import lifecycle, replan, service
 from sharefab.market.schemas import (
     AcceptedPublic,
     BookingPublic,
@@ -137,3 +139,17 @@ def rate(
         return RatingPublic.model_validate(rating)
 
     return idem.run(produce)
+
+
+@router.post("/plans/reoptimise")
+def reoptimise(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    time_limit: Annotated[float, Query(gt=0, description="Solver seconds")] = 20.0,
+) -> dict[str, Any]:
+    """Operator: re-place every booking not yet started to cut lateness and cost while keeping
+    promised dates; reports what moved and which promised dates changed."""
+    if not principal.is_operator:
+        raise Forbidden("only the platform operator re-optimises the plan")
+    limit = min(time_limit, get_settings().max_solver_seconds)
+    return replan.reoptimise(session, time_limit=limit).as_dict()

@@ -24,8 +24,9 @@ from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
 from sharefab.market import repository
 from sharefab.market.models import Booking, BookingStatus
-from sharefab.market.planning import Frame, StepCandidates, build_problem
+from sharefab.market.planning import Frame, OrderProblem, StepCandidates, build_problem
 from sharefab.optimize.data import Objective, ObjectiveTerm
+from sharefab.optimize.result import Assignment
 from sharefab.optimize.solve import solve
 from sharefab.optimize.validate import validate
 from sharefab.orders.models import Order
@@ -33,6 +34,9 @@ from sharefab.orders.models import Order
 REPLAN_SECONDS = 5.0
 SAME_PROVIDER_PENALTY = 3
 OTHER_PROVIDER_PENALTY = 10
+# A re-optimisation may move work wherever it is cheaper; the small penalties only keep
+# bookings in place when moving them gains (almost) nothing.
+REOPTIMISE_PENALTIES = (1.05, 1.15)
 OBJECTIVE = Objective(
     lexicographic=(ObjectiveTerm.WEIGHTED_TARDINESS, ObjectiveTerm.COST),
     weights=((ObjectiveTerm.WEIGHTED_TARDINESS, 1), (ObjectiveTerm.COST, 1)),
@@ -94,6 +98,8 @@ def replan(
     reason: str,
     earliest: datetime | None = None,
     unavailable: dict[int, list[Span]] | None = None,
+    time_limit: float = REPLAN_SECONDS,
+    penalties: tuple[float, float] = (SAME_PROVIDER_PENALTY, OTHER_PROVIDER_PENALTY),
 ) -> ReplanReport:
     """Re-place `seeds` (and the later steps of their orders) without moving anything else.
 
@@ -102,7 +108,7 @@ def replan(
     database never holds two live bookings over one slot, not even within the transaction.
     """
     with session.no_autoflush:
-        return _replan(session, seeds, reason, earliest, unavailable)
+        return _replan(session, seeds, reason, earliest, unavailable, time_limit, penalties)
 
 
 def _replan(
@@ -111,6 +117,8 @@ def _replan(
     reason: str,
     earliest: datetime | None,
     unavailable: dict[int, list[Span]] | None,
+    time_limit: float,
+    penalties: tuple[float, float],
 ) -> ReplanReport:
     from sharefab.market import service as market
 
@@ -147,9 +155,9 @@ def _replan(
                 if c.resource.id == original.resource_id:
                     c.weight = 1.0
                 elif c.resource.organization_id == original.provider_organization_id:
-                    c.weight = 1.0 / SAME_PROVIDER_PENALTY
+                    c.weight = 1.0 / penalties[0]
                 else:
-                    c.weight = 1.0 / OTHER_PROVIDER_PENALTY
+                    c.weight = 1.0 / penalties[1]
             if not step.candidates:
                 report.unplaced.append(
                     {
@@ -168,17 +176,24 @@ def _replan(
     problem = build_problem(
         frame, orders_list, steps_list, OBJECTIVE, fixed_minutes=lambda o: releases[o.id]
     )
-    result = solve(problem.data, time_limit=REPLAN_SECONDS, workers=1, seed=0)
+    initial = _current_plan(problem, orders_list, steps_list, originals)
+    result = solve(problem.data, time_limit=time_limit, workers=1, seed=0, initial=initial or None)
     if not result.feasible or validate(problem.data, result.schedule):
         raise Conflict(
-            f"replanning after '{reason}' found no valid plan within {REPLAN_SECONDS:.0f} s; "
+            f"replanning after '{reason}' found no valid plan within {time_limit:.0f} s; "
             "the affected bookings are unchanged, resolve by hand or retry"
         )
     old_promises = {o.id: o.promised_at for o in orders_list}
+    unchanged = {
+        key
+        for a in result.schedule
+        if (key := (orders_list[a.job].id, steps_list[a.job][a.operation].operation.id))
+        and _same(originals[key], problem.resource_rows[a.resource].id, frame, a.start, a.end)
+    }
     placed = {
         (orders_list[a.job].id, steps_list[a.job][a.operation].operation.id)
         for a in result.schedule
-    }
+    } - unchanged
     cancelled = [originals[k].id for k in placed]
     session.execute(
         update(Booking)
@@ -190,6 +205,8 @@ def _replan(
     for a in result.schedule:
         order = orders_list[a.job]
         step = steps_list[a.job][a.operation]
+        if (order.id, step.operation.id) in unchanged:
+            continue
         old = originals[(order.id, step.operation.id)]
         resource = problem.resource_rows[a.resource]
         new = Booking(
@@ -245,3 +262,52 @@ def _replan(
             )
     session.flush()
     return report
+
+
+def _same(b: Booking, resource_id: int, frame: Frame, start: int, end: int) -> bool:
+    return (
+        b.resource_id == resource_id
+        and frame.minute(b.starts_at) == start
+        and frame.minute(b.ends_at) == end
+    )
+
+
+def _current_plan(
+    problem: OrderProblem,
+    orders_list: list[Order],
+    steps_list: list[list[StepCandidates]],
+    originals: dict[tuple[int, int], Booking],
+) -> list[Assignment]:
+    """The bookings as they stand, as a starting solution (the solver rejects it if invalid),
+    so a re-optimisation can only improve on the current plan."""
+    index = {r.id: i for i, r in enumerate(problem.resource_rows)}
+    out = []
+    for j, (order, steps) in enumerate(zip(orders_list, steps_list, strict=True)):
+        for o, step in enumerate(steps):
+            b = originals[(order.id, step.operation.id)]
+            if b.resource_id not in index:
+                return []
+            start = problem.frame.minute(b.starts_at)
+            out.append(
+                Assignment(j, o, index[b.resource_id], start, problem.frame.minute(b.ends_at))
+            )
+    return out
+
+
+def reoptimise(session: Session, time_limit: float = 30.0) -> ReplanReport:
+    """Re-place every booking not yet started to cut tardiness and cost, keeping promises.
+
+    The current plan is the starting solution, so the result is never worse than it.
+    """
+    now = utcnow()
+    pending = repository.committed_after(session, now + timedelta(minutes=15))
+    if not pending:
+        return ReplanReport(reason="re-optimisation: nothing to move")
+    return replan(
+        session,
+        pending,
+        "operator re-optimisation of bookings not yet started",
+        now,
+        time_limit=time_limit,
+        penalties=REOPTIMISE_PENALTIES,
+    )

@@ -86,3 +86,11 @@ def bookings_of_order(session: Session, order_id: int) -> list[Booking]:
         .order_by(Booking.starts_at, Booking.id)
     )
     return list(session.scalars(stmt))
+
+
+def committed_after(session: Session, moment: datetime) -> list[Booking]:
+    """Committed bookings (not started) that start after `moment`."""
+    stmt = select(Booking).where(
+        Booking.status == BookingStatus.committed, Booking.starts_at >= moment
+    )
+    return list(session.scalars(stmt.order_by(Booking.starts_at)))

@@ -1,0 +1,83 @@
+"""The operator's re-optimisation: bookings not yet started move to where they are cheaper or
+earlier, and never to a worse plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.factories import Tenants, created, make_resource, make_site, order_body, problem
+
+
+def _order(c: TestClient, ref: str, now: datetime) -> dict[str, Any]:
+    body = order_body(
+        ref,
+        quantity=10,
+        release_at=now.isoformat(),
+        due_at=(now + timedelta(days=3)).isoformat(),
+        operations=[
+            {
+                "capability_code": "milling.cnc.5axis",
+                "setup_minutes": 60,
+                "unit_seconds": 900,
+                "class_unit_seconds": {"cnc5-highspeed": 450},
+            }
+        ],
+    )
+    return created(c.post("/api/v1/orders", json=body))
+
+
+def test_freed_capacity_is_used(app_client: TestClient, tenants: Tenants) -> None:
+    """After an order is cancelled, re-optimising moves another order onto the freed machine."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    fast_owner = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    slow_owner = TestClient(app_client.app, headers=tenants["rival"].headers)
+    fast = make_resource(
+        fast_owner, make_site(fast_owner)["id"], rate=20000, resource_class="cnc5-highspeed"
+    )
+    slow = make_resource(
+        slow_owner, make_site(slow_owner)["id"], rate=30000, resource_class="cnc5-standard"
+    )
+    for owner, r in ((fast_owner, fast), (slow_owner, slow)):
+        created(
+            owner.post(
+                "/api/v1/capacity-windows",
+                json={
+                    "resource_id": r["id"],
+                    "starts_at": (now + timedelta(hours=1)).isoformat(),
+                    "ends_at": (now + timedelta(days=3)).isoformat(),
+                },
+            )
+        )
+    b2 = TestClient(app_client.app, headers=tenants["buyer2"].headers)
+    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
+    first = _order(b2, "X", now)
+    q1 = created(b2.post(f"/api/v1/orders/{first['id']}/quotes"))
+    created(
+        b2.post(f"/api/v1/quotes/{next(q for q in q1 if q['option'] == 'fastest')['id']}/accept")
+    )
+    second = _order(acme, "Y", now)
+    q2 = created(acme.post(f"/api/v1/orders/{second['id']}/quotes"))
+    fastest = next(q for q in q2 if q["option"] == "fastest")
+    assert fastest["slots"][0]["resource_id"] == slow["id"]  # the fast machine is taken by X
+    created(acme.post(f"/api/v1/quotes/{fastest['id']}/accept"))
+    b2.post(f"/api/v1/orders/{first['id']}/cancel")
+
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    problem(acme.post("/api/v1/plans/reoptimise"), 403)
+    report = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5}).json()
+    assert [(m["from_resource_id"], m["to_resource_id"]) for m in report["moved"]] == [
+        (slow["id"], fast["id"])
+    ]
+    assert report["promised_dates_changed"] == []
+    live = acme.get(f"/api/v1/orders/{second['id']}/bookings").json()
+    assert [b["resource_id"] for b in live] == [fast["id"]]
+    assert live[0]["ends_at"] <= fastest["slots"][0]["ends_at"]
+
+
+def test_nothing_to_move(app_client: TestClient, tenants: Tenants) -> None:
+    """With no bookings waiting, re-optimising moves nothing."""
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    assert op.post("/api/v1/plans/reoptimise").json()["moved"] == []
