@@ -29,24 +29,29 @@ class TabuParams:
     """Tabu search on assignment and sequence (makespan, plain flexible job shops only)."""
 
     enabled: bool = True
-    tenure_min: int = 2
-    tenure_span: int = 10
-    restart_after: int = 1000
+    tenure_min: int = 12
+    tenure_span: int = 25
+    restart_after: int = 2000
     perturbation_moves: int = 2
     criterion: int = 0  # move choice: 0 = path through the moved operation, 1 = makespan bound
+    adaptive_perturbation: int = 1  # 1: restarts perturb more after each failed restart
+    one_path: int = 1  # candidates: 0 = every critical operation, 1 = one random critical path
 
 
 @dataclass(frozen=True)
 class PortfolioParams:
     """Tabu beside CP-SAT for plain flexible job shops (makespan).
 
-    With N workers, N - 1 tabu processes run for the whole budget while the main process runs
-    CP-SAT (1 worker, strong redundant bounds) for ``cpsat_share`` of the time, then tabu from the
-    incumbent. Everything stops as soon as the incumbent meets the lower bound.
+    With N workers, N - 1 tabu processes run for the whole budget. The main process runs tabu
+    for ``tabu_first`` of the time, then CP-SAT (1 worker, strong redundant bounds, asked to beat
+    the incumbent) for ``cpsat_share`` of the rest, then LNS and tabu in turns of ``slice_s``
+    seconds. Everything stops as soon as the incumbent meets the lower bound.
     """
 
-    cpsat_share: float = 0.4
+    tabu_first: float = 0.03
+    cpsat_share: float = 0.5
     lns_after_cpsat: bool = True
+    slice_s: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,66 @@ def _tabu_worker(
         )
 
 
+def _own_tabu(
+    data: ProblemData,
+    params: SolveParams,
+    inc: Incumbent,
+    until: float,
+    seed: int,
+    offer: Any,
+    done: Any,
+) -> None:
+    if until - time.perf_counter() <= 0.05 or inc.schedule is None:
+        return
+    tabu.tabu_search(
+        data,
+        inc.schedule,
+        until,
+        params.tabu,
+        seed=seed,
+        on_improve=offer,
+        stop=done,
+        target=inc.lower_bound,
+    )
+
+
+def _improve_or_prove(
+    data: ProblemData,
+    params: SolveParams,
+    inc: Incumbent,
+    budget: float,
+    seed: int,
+    offer: Any,
+    done: Any,
+    bound: Any,
+) -> None:
+    """CP-SAT on the full model warm-started from the incumbent (horizon = its makespan): it
+    improves the incumbent or proves it optimal; its search bound raises the lower bound."""
+    assert inc.schedule is not None and inc.objective is not None
+    best = inc.objective
+    v = cpsat.build(data, params.cpsat, best, (ObjectiveTerm.MAKESPAN,))
+    assert v.makespan is not None
+    v.model.minimize(v.makespan)
+    cpsat.add_hint(v, data, inc.schedule)
+
+    def on_bound(value: int) -> None:
+        inc.raise_bound(value)
+        bound.value = inc.lower_bound
+
+    out = cpsat.run(
+        v, data, budget, 1, seed, params.cpsat, on_solution=offer, stop=done, on_bound=on_bound
+    )
+    if out.schedule is not None:
+        inc.offer(out.schedule, "cpsat")
+    if out.status == Status.INFEASIBLE:
+        inc.raise_bound(best)
+    elif out.status == Status.OPTIMAL:
+        inc.raise_bound(out.objective or 0)
+    else:
+        inc.raise_bound(out.bound)
+    bound.value = inc.lower_bound
+
+
 def run_portfolio(
     data: ProblemData,
     params: SolveParams,
@@ -112,68 +172,61 @@ def run_portfolio(
             except (queue.Empty, OSError, ValueError):
                 break
             inc.offer([Assignment(*a) for a in items], "tabu")
-        if inc.objective is not None and sent[0] is not None and inc.objective < sent[0]:
-            sent[0] = inc.objective
+        # hand CP-SAT and LNS improvements to the tabu processes (tabu ones stay independent)
+        last = inc.history[-1] if inc.history else None
+        if (
+            last is not None
+            and last[2] in ("cpsat", "lns")
+            and (sent[0] is None or last[1] < sent[0])
+        ):
+            sent[0] = last[1]
             payload = [tuple(a) for a in inc.schedule or ()]
             for box in inboxes:
                 box.put(payload)
 
     def offer(schedule: Sequence[Assignment], _value: int) -> None:
-        inc.offer(schedule, "search")
+        inc.offer(schedule, "cpsat")
+
+    def offer_tabu(schedule: Sequence[Assignment], _value: int) -> None:
+        inc.offer(schedule, "tabu-main")
 
     def done() -> bool:
         drain()
         return inc.proven or time.perf_counter() >= deadline
 
     status = Status.FEASIBLE
+    pp = params.portfolio
     try:
-        left = deadline - time.perf_counter()
-        budget = params.portfolio.cpsat_share * left
-        if budget > 0.05:
-            horizon = max(a.end for a in inc.schedule)
-            v = cpsat.build(data, params.cpsat, horizon, (ObjectiveTerm.MAKESPAN,))
-            assert v.makespan is not None
-            v.model.minimize(v.makespan)
-            cpsat.add_hint(v, data, inc.schedule)
-
-            def on_bound(value: int) -> None:
-                inc.raise_bound(value)
-                bound.value = inc.lower_bound
-
-            out = cpsat.run(
-                v,
-                data,
-                budget,
-                1,
-                seed,
-                params.cpsat,
-                on_solution=offer,
-                stop=done,
-                on_bound=on_bound,
-            )
-            if out.schedule is not None:
-                inc.offer(out.schedule, "cpsat")
-            if out.status == Status.OPTIMAL:
-                inc.raise_bound(out.objective or 0)
-            elif out.status != Status.INFEASIBLE:
-                inc.raise_bound(out.bound)
-            bound.value = inc.lower_bound
-        if not done() and deadline - time.perf_counter() > 0.05:
-            if params.portfolio.lns_after_cpsat:
-                run_lns(data, params, inc, deadline, 1, seed, stop=done)
-            else:
-                current = inc.schedule
-                assert current is not None
-                tabu.tabu_search(
+        # A: a short tabu search here too, so that CP-SAT starts from a good incumbent
+        first = pp.tabu_first * (deadline - time.perf_counter())
+        _own_tabu(data, params, inc, time.perf_counter() + first, seed + 1, offer_tabu, done)
+        # B: CP-SAT on the full model, asked to beat the incumbent (infeasible = proof)
+        budget = pp.cpsat_share * (deadline - time.perf_counter())
+        if not done() and budget > 0.05:
+            _improve_or_prove(data, params, inc, budget, seed, offer, done, bound)
+        # C: LNS around CP-SAT and tabu in turns; a fruitless LNS turn doubles the next tabu turn
+        tabu_slice = pp.slice_s
+        turn = 0
+        while not done() and deadline - time.perf_counter() > 0.05:
+            if turn % 2 == 0 and pp.lns_after_cpsat:
+                before = inc.objective
+                run_lns(
                     data,
-                    current,
-                    deadline,
-                    params.tabu,
-                    seed=seed,
-                    on_improve=offer,
+                    params,
+                    inc,
+                    min(deadline, time.perf_counter() + pp.slice_s),
+                    1,
+                    seed + turn,
                     stop=done,
-                    target=inc.lower_bound,
                 )
+                improved = (
+                    inc.objective is not None and before is not None and inc.objective < before
+                )
+                tabu_slice = pp.slice_s if improved else 2 * tabu_slice
+            else:
+                end = min(deadline, time.perf_counter() + tabu_slice)
+                _own_tabu(data, params, inc, end, seed + 2 + turn, offer_tabu, done)
+            turn += 1
     finally:
         stop_event.set()
         for proc in procs:

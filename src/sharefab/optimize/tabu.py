@@ -235,6 +235,8 @@ def _search(  # type: ignore[no-untyped-def]
     perturb,
     seed,
     criterion,
+    one_path,
+    adaptive,
 ):
     """Run ``iters`` iterations. ``state`` = [iteration, best makespan, current makespan,
     non-improving iterations, seeded, hash of the current sequences]. Returns True when the
@@ -263,10 +265,34 @@ def _search(  # type: ignore[no-untyped-def]
         state[0] += 1
         best_c = state[1]
         nc = 0
-        for i in range(n):
-            if r[i] + d[i] + q[i] == cur:
-                crit[nc] = i
+        if one_path == 0:
+            for i in range(n):
+                if r[i] + d[i] + q[i] == cur:
+                    crit[nc] = i
+                    nc += 1
+        else:  # the operations of one random critical path
+            ends = 0
+            x = -1
+            for i in range(n):
+                if r[i] + d[i] == cur:
+                    ends += 1
+                    if np.random.randint(ends) == 0:
+                        x = i
+            while x >= 0:
+                crit[nc] = x
                 nc += 1
+                p1 = jp[x]
+                p2 = mp[x]
+                t1 = p1 >= 0 and r[p1] + d[p1] == r[x]
+                t2 = p2 >= 0 and r[p2] + d[p2] == r[x]
+                if t1 and t2:
+                    x = p1 if np.random.randint(2) == 0 else p2
+                elif t1:
+                    x = p1
+                elif t2:
+                    x = p2
+                else:
+                    x = -1
         bv, bk, ba = -1, -1, -1
         b_est, b_thr, ties = INF, INF, 0
         fv, fk, fa, f_cnt = -1, -1, -1, 0  # fallback when every move is tabu
@@ -361,6 +387,7 @@ def _search(  # type: ignore[no-untyped-def]
         if cur < state[1]:
             state[1] = cur
             state[3] = 0
+            state[6] = 0
             improved = True
             best_assign[:] = assign
             best_seq[:, :] = seq
@@ -377,7 +404,9 @@ def _search(  # type: ignore[no-untyped-def]
             for k in range(m):
                 _relink(k, seq, seqlen, mp, ms, pos)
             cur = _longest(n, jp, js, mp, ms, d, rel, -1, order, indeg, r, q)
-            for _p in range(perturb + np.random.randint(perturb + 1)):
+            state[6] += 1
+            strength = perturb + min(state[6] // 2, 6 * perturb) if adaptive else perturb
+            for _p in range(strength + np.random.randint(perturb + 1)):
                 # random critical operation to a random valid position
                 nc = 0
                 for i in range(n):
@@ -501,7 +530,7 @@ def init_state(data: ProblemData, schedule: Sequence[Assignment]) -> TabuState:
     for k in range(m):
         _relink(k, seq, seqlen, mp, ms, pos)
     cmax = max(a.end for a in schedule)
-    state = np.array([0, cmax + 1, cmax, 0, 0, 0], np.int64)
+    state = np.array([0, cmax + 1, cmax, 0, 0, 0, 0], np.int64)
     rng = np.random.default_rng(12345)
     zob = rng.integers(1, 1 << 62, size=(n, n + m), dtype=np.int64)
     return TabuState(
@@ -546,6 +575,8 @@ def step(ts: TabuState, iters: int, params: TabuParams, seed: int) -> bool:
             params.perturbation_moves,
             seed,
             params.criterion,
+            params.one_path,
+            params.adaptive_perturbation,
         )
     )
 
