@@ -110,6 +110,9 @@ class ClusterResult:
     runtime_s: float = 0.0
     history: list[tuple[float, int, int]] = field(default_factory=list)  # (s, tardiness, cost)
     kinds: dict[str, KindStats] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)  # CP-SAT status -> neighbourhoods
+    solve_time_s: float = 0.0  # CP-SAT wall time summed over neighbourhoods
+    lns_s: float = 0.0  # seconds of the LNS phase (after the start plan)
 
 
 @dataclass
@@ -144,6 +147,8 @@ class _Search:
             (time.perf_counter() - t0, self.values[0], self.values[1])
         ]
         self.iterations = self.improvements = self.dropped = self.rejected = 0
+        self.statuses: dict[str, int] = {}
+        self.solve_time = 0.0
 
     def pick_kind(self) -> str:
         total = sum(s.weight for s in self.kinds.values())
@@ -242,10 +247,16 @@ class _Search:
 
 
 def start_plan(
-    index: ClusterIndex, params: ClusterParams, t0: float, deadline: float
+    index: ClusterIndex,
+    params: ClusterParams,
+    t0: float,
+    deadline: float,
+    history: list[tuple[float, int, int]] | None = None,
 ) -> tuple[Plan, str, float]:
     """The best validated dispatch plan over ``params.rules``, improved by iterated dispatch
-    until ``deadline``; and the time to the first valid plan."""
+    until ``deadline``; and the time to the first valid plan. Each better plan is appended to
+    ``history`` as (seconds, weighted tardiness, cost)."""
+    log = history if history is not None else []
     best: tuple[tuple[int, int], Plan, str] | None = None
     first = math.inf
     for rule in params.rules:
@@ -260,6 +271,7 @@ def start_plan(
         if best is None:
             first = time.perf_counter() - t0
         best = (values, plan, rule)
+        log.append((time.perf_counter() - t0, *values))
     if best is None:
         raise RuntimeError("no dispatch rule produced a valid plan")
     if time.perf_counter() < deadline:
@@ -267,6 +279,7 @@ def start_plan(
         values = plan.values()
         if values < best[0] and not validate(index.data, plan.schedule()):
             best = (values, plan, "iterated")
+            log.append((time.perf_counter() - t0, *values))
     return best[1], best[2], first
 
 
@@ -286,8 +299,11 @@ def plan_cluster(
     rng = random.Random(seed)
     index = data if isinstance(data, ClusterIndex) else ClusterIndex.from_problem(data)
     check_plannable(index)
-    plan, rule, first = start_plan(index, params, t0, t0 + params.start_share * time_limit)
+    history: list[tuple[float, int, int]] = []
+    plan, rule, first = start_plan(index, params, t0, t0 + params.start_share * time_limit, history)
     search = _Search(index, plan, params, rng, t0)
+    search.history = history
+    lns_start = time.perf_counter()
     start_values = search.values
     if on_improve is not None:
         on_improve(time.perf_counter() - t0, search.values)
@@ -320,6 +336,8 @@ def plan_cluster(
                 search.adapt(kind, None, False)
                 continue
             search.iterations += 1
+            search.statuses[outcome.status] = search.statuses.get(outcome.status, 0) + 1
+            search.solve_time += outcome.wall_time
             undo = search.apply(task, outcome) if outcome.changes else None
             search.adapt(kind, outcome, undo is not None)
             if undo is not None:
@@ -340,6 +358,7 @@ def plan_cluster(
             validated_at = time.perf_counter()
         if now > deadline + grace:
             break  # tasks that do not come back in time (a lost worker): keep the incumbent
+    lns_s = time.perf_counter() - lns_start
     schedule = search.plan.schedule()
     valid = not validate(index.data, schedule)
     return ClusterResult(
@@ -356,4 +375,7 @@ def plan_cluster(
         runtime_s=time.perf_counter() - t0,
         history=search.history,
         kinds=search.kinds,
+        statuses=search.statuses,
+        solve_time_s=search.solve_time,
+        lns_s=lns_s,
     )

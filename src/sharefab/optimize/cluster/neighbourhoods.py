@@ -11,7 +11,9 @@ never touch each other):
 - ``related_orders``: a seed order (tardy ones more often) and the orders whose operations sit
   next to its operations on the same resources (whole orders);
 - ``tardy``: the most tardy orders (roulette on weighted tardiness) and the operations that
-  block them: what runs before them on their resources.
+  block them: what runs before them on their resources;
+- ``bottleneck``: a tardy order, the resource where it waits longest, the resources that can
+  take over that resource's work, and what runs on them between the wait's start and its end.
 
 Operations chosen by time and resource come with their successors down to the end of their
 order (``with_tails``): an operation that gives way can then move later without hitting a fixed
@@ -26,7 +28,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from sharefab.optimize.cluster.plan import Plan
 
-KINDS = ("time_window", "resource_group", "related_orders", "tardy")
+KINDS = ("time_window", "resource_group", "related_orders", "tardy", "bottleneck")
 
 
 class Busy:
@@ -215,9 +217,43 @@ def tardy(plan: Plan, rng: random.Random, size: int, busy: Busy, tardiness: list
     return with_tails(plan, out + [b for _, b in blockers], size)
 
 
+def bottleneck(
+    plan: Plan, rng: random.Random, size: int, busy: Busy, tardiness: list[int]
+) -> list[int]:
+    """Where a tardy order waits longest: that resource and those able to take over its work,
+    around that time, with the tails of every order involved."""
+    x = plan.index
+    j = _pick_tardy(plan, rng, tardiness, busy)
+    if j is None:
+        return resource_group(plan, rng, size, busy, tardiness)
+    waits = []
+    for i in x.job_ops[j]:
+        ready = max([x.release[i], *(plan.end[p] for p in x.preds[i])])
+        waits.append((plan.start[i] - ready, i))
+    _, i0 = max(waits)
+    r0 = plan.res[i0]
+    if r0 in busy.resources:
+        return []
+    overlap: dict[int, int] = {}
+    for _, i in plan.booked[r0]:
+        for r in x.mode_res[i]:
+            if r != r0 and r not in busy.resources:
+                overlap[r] = overlap.get(r, 0) + 1
+    group = [r0, *sorted(overlap, key=lambda r: (-overlap[r], rng.random()))[:3]]
+    seeds = [i for i in x.job_ops[j] if plan.res[i] not in busy.resources]
+    if len(seeds) < len(x.job_ops[j]):
+        return []
+    per_res = max(2, size // (3 * len(group)))
+    ready = max([x.release[i0], *(plan.end[p] for p in x.preds[i0])])
+    t = (plan.start[i0] + ready) // 2
+    near = _near(plan, group, t, per_res, busy)
+    return with_tails(plan, seeds + near, size)
+
+
 OPERATORS: dict[str, Callable[[Plan, random.Random, int, Busy, list[int]], list[int]]] = {
     "time_window": time_window,
     "resource_group": resource_group,
     "related_orders": related_orders,
     "tardy": tardy,
+    "bottleneck": bottleneck,
 }

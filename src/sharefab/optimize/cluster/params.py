@@ -26,8 +26,14 @@ class ClusterParams:
     """
 
     rules: tuple[str, ...] = ("fcfs", "edd", "slack")
-    start_share: float = 0.15
-    kinds: tuple[str, ...] = ("time_window", "resource_group", "related_orders", "tardy")
+    start_share: float = 0.25
+    kinds: tuple[str, ...] = (
+        "time_window",
+        "resource_group",
+        "related_orders",
+        "tardy",
+        "bottleneck",
+    )
     sub_time_limit: float = 2.0
     initial_size: int = 40
     min_size: int = 8

@@ -4,7 +4,7 @@
 worker can solve without the cluster: only plain lists, a few kilobytes, picklable. Everything
 outside the neighbourhood is fixed and enters as data:
 
-- each resource a free operation may use is blocked, between ``t0`` and ``t1``, by the gaps
+- each resource a free operation may use is blocked, while free operations may use it, by the gaps
   between its capacity windows and by the bookings of operations that stay where they are;
 - a fixed predecessor gives each mode an earliest start (its end plus transport to the mode's
   site), a fixed successor a latest end (its start minus transport), both mode by mode;
@@ -57,7 +57,7 @@ class SubProblem:
     arcs: tuple[tuple[int, int], ...]  # local op positions
     resources: tuple[int, ...]  # global resource of each local resource
     res_site: tuple[int, ...]  # local site of each local resource
-    blocked: tuple[tuple[tuple[int, int], ...], ...]  # per local resource, within [t0, t1]
+    blocked: tuple[tuple[tuple[int, int], ...], ...]  # per local resource, within its use span
     tt: tuple[tuple[int, ...], ...]  # between local sites
     tc: tuple[tuple[int, ...], ...]
     job_weight: tuple[int, ...]
@@ -135,9 +135,9 @@ def extract(
 
     Each free operation keeps its current resource and up to ``max_modes - 1`` other eligible
     resources (preferring ones other free operations use, then short durations; never one of
-    ``busy_resources``). Free operations stay within ``[t0, t1]``: from ``time_slack`` before the
-    earliest current start (not before any release) to ``time_slack`` after the latest current
-    end - so the sub-problem stays small while every current placement remains possible.
+    ``busy_resources``). Each free operation stays within ``time_slack`` of where it is (an
+    operation of a tardy order may move up to four times that much earlier), so the sub-problem
+    and the blocked time it needs stay small while every current placement remains possible.
     """
     x = plan.index
     free = sorted(set(free_ops))
@@ -149,7 +149,7 @@ def extract(
     pool = {plan.res[i] for i in free}
     busy = set(busy_resources)
     t1 = max(plan.end[i] for i in free) + time_slack
-    t_min = min(plan.start[i] for i in free) - time_slack
+    late_jobs = {j for j in jobs if plan.job_tardiness(j) > 0}
     chosen: list[list[tuple[int, int]]] = []
     for i in free:
         cur = plan.res[i]
@@ -174,6 +174,7 @@ def extract(
     ops: list[SubOp] = []
     arcs: list[tuple[int, int]] = []
     t0 = t1
+    spans: dict[int, tuple[int, int]] = {}  # per resource: when free operations may use it
     for k, i in enumerate(free):
         before = [(plan.end[p], x.res_site[plan.res[p]]) for p in x.preds[i] if p not in free_set]
         after = [(plan.start[q], x.res_site[plan.res[q]]) for q in x.succs[i] if q not in free_set]
@@ -182,12 +183,13 @@ def extract(
         hint_mode = 0
         for r, d in chosen[k]:
             s_r = x.res_site[r]
-            lb = max(x.release[i], t_min)
+            reach = 4 * time_slack if x.op_job[i] in late_jobs else time_slack
+            lb = max(x.release[i], plan.start[i] - reach)
             cost = d * x.res_cost[r]
             for e, s in before:
                 lb = max(lb, e + x.tt[s][s_r])
                 cost += x.tc[s][s_r]
-            ub = t1
+            ub = plan.end[i] + time_slack
             for st, s in after:
                 ub = min(ub, st - x.tt[s_r][s])
                 cost += x.tc[s_r][s]
@@ -197,6 +199,8 @@ def extract(
                 continue
             modes.append(SubMode(local_res[r], d, cost, lb, ub))
             t0 = min(t0, lb)
+            span = spans.get(r)
+            spans[r] = (lb, ub) if span is None else (min(span[0], lb), max(span[1], ub))
         ops.append(SubOp(i, local_job[x.op_job[i]], tuple(modes), hint_mode, plan.start[i]))
     t0 = min(t0, min(plan.start[i] for i in free))
     sites = list(local_site)
@@ -219,7 +223,7 @@ def extract(
         arcs=tuple(arcs),
         resources=tuple(local_res),
         res_site=tuple(local_site[x.res_site[r]] for r in local_res),
-        blocked=tuple(_blocked(plan, r, free_set, t0, t1) for r in local_res),
+        blocked=tuple(_blocked(plan, r, free_set, *spans.get(r, (t0, t0))) for r in local_res),
         tt=tuple(tuple(x.tt[a][b] for b in sites) for a in sites),
         tc=tc,
         job_weight=tuple(x.weight[j] for j in jobs),
