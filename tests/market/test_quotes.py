@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from sharefab.market.models import Booking
+from sharefab.market.models import Booking, Quote
 from tests.factories import (
     Tenants,
     created,
@@ -164,3 +166,17 @@ def test_foreign_quote_is_hidden(client: TestClient, tenants: Tenants) -> None:
     as_b2 = TestClient(client.app, headers=tenants["buyer2"].headers)
     problem(as_b2.get(f"/api/v1/quotes/{quote['id']}"), 404)
     problem(as_b2.post(f"/api/v1/quotes/{quote['id']}/accept"), 404)
+
+
+def test_expired_quote_refused(client: TestClient, tenants: Tenants, engine: Engine) -> None:
+    """A quote past its expiry shows as expired and cannot be accepted."""
+    order = _market(client, tenants)
+    quote = created(client.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+    with engine.begin() as conn:
+        conn.execute(
+            update(Quote).where(Quote.id == quote["id"]).values(expires_at=datetime.now(UTC))
+        )
+    assert client.get(f"/api/v1/quotes/{quote['id']}").json()["status"] == "expired"
+    err = problem(client.post(f"/api/v1/quotes/{quote['id']}/accept"), 409)
+    assert "expired" in err["detail"]
+    assert "new quotes" in err["detail"]

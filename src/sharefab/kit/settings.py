@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
-    max_solver_seconds: float = 60.0
+    max_solver_seconds: float = Field(
+        default=60.0, description="Most solver time one request may use (quotes, re-planning)"
+    )
+    quote_ttl_minutes: int = Field(default=30, ge=1, description="How long a quote stays open")
     cookie_secure: bool = Field(
         default=False, description="Send session cookies over HTTPS only (set behind TLS)."
     )

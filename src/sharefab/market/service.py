@@ -49,7 +49,6 @@ from sharefab.orders.models import Order, OrderStatus
 from sharefab.reputation import service as reputation
 
 QUOTE_HORIZON_DAYS = 42
-QUOTE_TTL_MINUTES = 30
 SOLVE_SECONDS_PER_OPTION = 2.0
 
 
@@ -214,7 +213,7 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
             f"{QUOTE_HORIZON_DAYS} days; widen the due date or ask again later"
         )
     fee_bps = ledger.PLATFORM_FEE_BPS
-    expires = utcnow() + timedelta(minutes=QUOTE_TTL_MINUTES)
+    expires = utcnow() + timedelta(minutes=get_settings().quote_ttl_minutes)
     quotes = []
     for p in priced:
         quote = Quote(
