@@ -139,6 +139,7 @@ def run_bench(
         "orders": data.num_jobs,
         "operations": data.num_operations,
         "resources": data.num_resources,
+        "modes": sum(len(x) for x in index.mode_res),
         "engine": engine.describe(),
         "time_limit_s": time_limit,
         "instance_build_s": round(loaded.load_s, 2),

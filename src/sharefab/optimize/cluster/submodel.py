@@ -129,9 +129,14 @@ def _hint_tardiness(sub: SubProblem) -> int:
 
 def _objective(sub: SubProblem, v: _Vars) -> None:
     """Weighted tardiness when the current placement has some (cost is then only compared by
-    the caller), else cost: two small objectives search better than one lexicographic sum."""
+    the caller), else cost with every order kept on time: two small objectives search better
+    than one lexicographic sum."""
     m = v.model
-    if _hint_tardiness(sub) == 0:
+    if _hint_tardiness(sub) == 0:  # keep every order on time, make it cheaper
+        for k, op in enumerate(sub.ops):
+            due = sub.job_due[op.job]
+            if due is not None and sub.job_weight[op.job] > 0:
+                m.add(v.ends[k] <= due)
         m.minimize(sum(v.cost))
         return
     by_job: dict[int, list[int]] = {}
