@@ -82,9 +82,10 @@ def _near(plan: Plan, resources: Sequence[int], t: int, size: int, busy: Busy) -
     return [i for _, i in found[:size]]
 
 
-def with_tails(plan: Plan, seeds: Sequence[int], size: int) -> list[int]:
-    """``seeds`` in order, each followed by its successors down to the end of its order, until
-    ``size`` operations: an operation can then move later and its order's completion with it."""
+def with_tails(plan: Plan, seeds: Sequence[int], size: int, busy: Busy) -> list[int]:
+    """``seeds`` in order, each followed by its successors down to the end of its order (those
+    not on a busy resource), until ``size`` operations: an operation can then move later and
+    its order's completion with it."""
     x = plan.index
     out: list[int] = []
     seen: set[int] = set()
@@ -92,7 +93,7 @@ def with_tails(plan: Plan, seeds: Sequence[int], size: int) -> list[int]:
         stack = [seed]
         while stack:
             i = stack.pop()
-            if i in seen:
+            if i in seen or (i != seed and plan.res[i] in busy.resources):
                 continue
             seen.add(i)
             out.append(i)
@@ -112,7 +113,7 @@ def time_window(
             resources = list(x.mode_res[seed])
             rng.shuffle(resources)
             near = _near(plan, resources[:12], plan.start[seed], size, busy)
-            return with_tails(plan, near, size)
+            return with_tails(plan, near, size, busy)
     return []
 
 
@@ -132,7 +133,7 @@ def resource_group(
         group = [r0, *sorted(overlap, key=lambda r: (-overlap[r], rng.random()))[:5]]
         _, i0 = plan.booked[r0][rng.randrange(len(plan.booked[r0]))]
         per_res = max(2, size // len(group))
-        return with_tails(plan, _near(plan, group, plan.start[i0], per_res, busy), size)
+        return with_tails(plan, _near(plan, group, plan.start[i0], per_res, busy), size, busy)
     return []
 
 
@@ -214,7 +215,7 @@ def tardy(plan: Plan, rng: random.Random, size: int, busy: Busy, tardiness: list
                 if b not in chosen and _free(plan, busy, b):
                     blockers.append((plan.start[i] - s, b))
     blockers.sort()
-    return with_tails(plan, out + [b for _, b in blockers], size)
+    return with_tails(plan, out + [b for _, b in blockers], size, busy)
 
 
 def bottleneck(
@@ -247,7 +248,7 @@ def bottleneck(
     ready = max([x.release[i0], *(plan.end[p] for p in x.preds[i0])])
     t = (plan.start[i0] + ready) // 2
     near = _near(plan, group, t, per_res, busy)
-    return with_tails(plan, seeds + near, size)
+    return with_tails(plan, seeds + near, size, busy)
 
 
 OPERATORS: dict[str, Callable[[Plan, random.Random, int, Busy, list[int]], list[int]]] = {
