@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from sharefab.capacity.models import CapacityWindow, Resource
 from sharefab.identity.models import Organization
 from sharefab.kit.db import unit_of_work
-from sharefab.orders.models import Operation, Order
+from sharefab.market.models import Booking
+from sharefab.orders.models import Operation, Order, OrderStatus
 from sharefab.seed import SeedError, parse_start, seed_cluster
 
 
@@ -78,3 +79,22 @@ def test_bad_arguments_write_nothing(engine: Engine) -> None:
         seed_cluster(engine, start="2027-03-02")
     with unit_of_work(engine, write=False) as s:
         assert s.scalar(select(func.count()).select_from(Organization)) == 0
+
+
+def test_booking_orders_fills_the_plan(engine: Engine) -> None:
+    """Seeding with --book quotes and accepts orders through the marketplace, without overlaps."""
+    summary = seed_cluster(engine, size="demo", seed=7, book=3)
+    assert summary.bookings > 0
+    with unit_of_work(engine, write=False) as s:
+        scheduled = s.scalar(
+            select(func.count()).select_from(Order).where(Order.status == OrderStatus.scheduled)
+        )
+        assert scheduled is not None
+        assert 1 <= scheduled <= 3
+        live = s.scalars(select(Booking)).all()
+    spans = defaultdict(list)
+    for b in live:
+        spans[b.resource_id].append((b.starts_at, b.ends_at))
+    for items in spans.values():
+        items.sort()
+        assert all(items[i][1] <= items[i + 1][0] for i in range(len(items) - 1))

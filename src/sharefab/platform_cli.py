@@ -118,6 +118,9 @@ def seed_command(
         typer.Option(help="Horizon start date (YYYY-MM-DD, a Monday); default: next Monday."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Seed even if the database holds data.")] = False,
+    book: Annotated[
+        int, typer.Option(help="Quote and accept this many orders, so the plan has bookings.")
+    ] = 0,
 ) -> None:
     """Fill the database with a realistic industrial cluster (factories, machines, windows,
     orders)."""
@@ -126,7 +129,7 @@ def seed_command(
     engine = open_database(database)
     migrate_and_load_taxonomy(engine)
     try:
-        summary = seed_cluster(engine, size=size, seed=seed, start=start, force=force)
+        summary = seed_cluster(engine, size=size, seed=seed, start=start, force=force, book=book)
     except SeedError as exc:
         raise fail(str(exc)) from None
     console.print(summary.describe())
@@ -144,7 +147,7 @@ def demo_command(
     engine = open_database(database)
     migrate_and_load_taxonomy(engine)
     summary = seed_cluster(
-        engine, size="demo", seed=seed, start=None, force=False, skip_if_seeded=True
+        engine, size="demo", seed=seed, start=None, force=False, skip_if_seeded=True, book=30
     )
     console.print(summary.describe())
     if os.environ.get("SHAREFAB_DEMO_NO_SERVE"):

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from sharefab.capacity.models import CapacityWindow, Resource, ResourceCapability, Site
 from sharefab.gen import SIZES, Cluster, generate_cluster
 from sharefab.identity.models import Membership, Organization, Role, User
+from sharefab.identity.principal import Principal
 from sharefab.identity.security import hash_password
 from sharefab.identity.service import slugify
 from sharefab.kit.db import unit_of_work
-from sharefab.orders.models import Operation, Order
+from sharefab.market.models import Booking
+from sharefab.orders.models import Operation, Order, OrderStatus
 
 CLUSTER_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -55,6 +57,7 @@ class SeedSummary:
     horizon_start: datetime | None
     already_seeded: bool = False
     logins: tuple[DemoLogin, ...] = ()
+    bookings: int = 0
 
     def describe(self) -> str:
         """One line for the console."""
@@ -67,7 +70,8 @@ class SeedSummary:
         text = (
             f"{prefix}: {self.organizations} organisations, {self.sites} sites, "
             f"{self.resources} resources, {self.windows} capacity windows{start}, "
-            f"{self.orders} orders with {self.operations} operations"
+            f"{self.orders} orders with {self.operations} operations, "
+            f"{self.bookings} bookings"
         )
         if self.logins:
             width = max(len(x.email) for x in self.logins)
@@ -137,6 +141,7 @@ def summarise(session: Session, already_seeded: bool = False) -> SeedSummary:
         horizon_start=first_window,
         already_seeded=already_seeded,
         logins=demo_logins(session),
+        bookings=_count(session, Booking),
     )
 
 
@@ -148,8 +153,11 @@ def seed_cluster(
     start: str | None = None,
     force: bool = False,
     skip_if_seeded: bool = False,
+    book: int = 0,
 ) -> SeedSummary:
-    """Generate a cluster of `size` and write it; all of it in one transaction."""
+    """Generate a cluster of `size` and write it, all of it in one transaction; then let the
+    buyers of the first `book` orders (by release date) quote and accept them, each order in
+    its own transaction through the marketplace services, so the plan has real bookings."""
     if size not in SIZES:
         raise SeedError(f"unknown size '{size}'; choose one of {', '.join(SIZES)}")
     horizon_start = parse_start(start)
@@ -167,7 +175,48 @@ def seed_cluster(
             cluster = generate_cluster(SIZES[size], seed)
             progress.advance(task)
             _write(session, cluster, horizon_start, progress, task)
+    if book:
+        book_orders(engine, book)
+    with unit_of_work(engine, write=False) as session:
         return summarise(session)
+
+
+def book_orders(engine: Engine, count: int) -> int:
+    """Quote and accept (the balanced option) the `count` earliest draft orders; returns how
+    many were booked. An order with no room in the plan stays a draft."""
+    from sharefab.kit.errors import SharefabError
+    from sharefab.market import service as market
+
+    with unit_of_work(engine, write=False) as session:
+        drafts = list(
+            session.execute(
+                select(Order.id, Order.organization_id)
+                .where(Order.status == OrderStatus.draft)
+                .order_by(Order.release_at, Order.id)
+                .limit(count)
+            )
+        )
+    booked = 0
+    with _progress() as progress:
+        task = progress.add_task("quoting and booking orders", total=len(drafts))
+        for order_id, buyer_id in drafts:
+            buyer = Principal(
+                organization_id=buyer_id,
+                role=Role.admin,
+                is_operator=False,
+                is_provider=False,
+                is_buyer=True,
+            )
+            try:
+                with unit_of_work(engine) as session:
+                    quotes = market.request_quotes(session, buyer, order_id)
+                    chosen = next((q for q in quotes if q.option == "balanced"), quotes[0])
+                    market.accept_quote(session, buyer, chosen.id)
+                booked += 1
+            except SharefabError:
+                pass
+            progress.advance(task)
+    return booked
 
 
 def _demo_accounts(
