@@ -42,3 +42,19 @@ def test_malformed_id_is_named(client: TestClient) -> None:
     """A path id that is not a number is refused naming the path parameter."""
     body = problem(client.get("/api/v1/orders/abc"), 422)
     assert body["errors"][0]["field"] == "path.order_id"
+
+
+def test_huge_ids_are_422(client: TestClient) -> None:
+    """An id beyond 64 bits is a 422 saying a number is out of range, not a server error."""
+    huge = 10**30
+    for method, path in [
+        ("GET", f"/api/v1/orders/{huge}"),
+        ("PATCH", f"/api/v1/orders/{huge}"),
+        ("GET", f"/api/v1/orders/{huge}/bookings"),
+        ("POST", f"/api/v1/quotes/{huge}/accept"),
+        ("DELETE", f"/api/v1/api-keys/{huge}"),
+        ("GET", f"/api/v1/ledger/transfers?order_id={huge}"),
+    ]:
+        kwargs = {"json": {"title": "x"}} if method == "PATCH" else {}
+        resp = client.request(method, path, **kwargs)
+        assert "out of range" in problem(resp, 422)["detail"], path

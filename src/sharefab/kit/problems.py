@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sharefab.kit.errors import SharefabError, TooManyRequests, Unauthorized
@@ -110,6 +110,20 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    log.info("value out of range on %s: %s", request.url.path, exc)
+    return problem_response(
+        {
+            "type": "https://sharefab.dev/problems/invalid-input",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": "a number in the request is out of range (ids, counts and amounts are "
+            "64-bit integers); check the ids and values you sent",
+            "instance": request.url.path,
+        }
+    )
+
+
 async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable on %s: %s", request.url.path, exc)
     return problem_response(
@@ -143,5 +157,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(Exception, _unexpected)
