@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -23,6 +24,7 @@ from sharefab.ledger.api import router as ledger_router
 from sharefab.market.api import router as market_router
 from sharefab.orders.api import router as orders_router
 from sharefab.reputation.api import credit_router, ratings_router
+from sharefab.web.routes import STATIC_DIR
 from sharefab.web.routes import router as web_router
 
 API_PREFIX = "/api/v1"
@@ -61,6 +63,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     api.include_router(execution_router)
     app.include_router(api)
     app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -434,3 +434,8 @@ def end_downtime(session: Session, resource_id: int, at: datetime) -> int:
         row.ends_at = max(row.starts_at + timedelta(seconds=1), at)
     session.flush()
     return len(rows)
+
+
+def taxonomy(session: Session) -> list[Capability]:
+    """Every capability of the taxonomy, by code (for pickers)."""
+    return list(session.scalars(repository.list_capabilities(None, None)))

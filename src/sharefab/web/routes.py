@@ -1,4 +1,7 @@
-"""Pages: home, sign in, sign out. Each form is CSRF-protected; the session is a cookie."""
+"""Pages: home, sign in, sign out, the language switch; and the router of every role's pages.
+
+Each form is CSRF-protected; the session is a cookie.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from sharefab.identity import auth_service
-from sharefab.identity.models import Organization, User
 from sharefab.kit.api import SessionDep
-from sharefab.kit.errors import Unauthorized
+from sharefab.web import i18n, pages_buyer, pages_operator, pages_plan, pages_provider
+from sharefab.web.render import render, translate, viewer_of
 from sharefab.web.session import (
-    WebSession,
     anonymous_csrf,
     csrf_ok,
     end_session,
@@ -22,39 +23,27 @@ from sharefab.web.session import (
     start_session,
 )
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC_DIR = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
 
 
-def _me(db: SessionDep, session: WebSession | None) -> dict[str, Any] | None:
-    if session is None:
-        return None
-    try:
-        principal = auth_service.principal_for(db, session.user_id, session.organization_id)
-    except Unauthorized:
-        return None
-    user = db.get(User, session.user_id)
-    org = db.get(Organization, principal.organization_id)
-    return {
-        "email": user.email if user else "",
-        "organization": org.name if org else "",
-        "role": principal.role.value,
-    }
+def _local(target: str | None) -> str:
+    """`target` if it is a path on this site (never another host), else the home page."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, db: SessionDep) -> Response:
-    """The home page: who is signed in, and where to go."""
-    session = read_session(request)
-    me = _me(db, session)
-    context = {"me": me, "csrf_token": session.csrf_token if session and me else ""}
-    return templates.TemplateResponse(request, "home.html", context)
+    """The home page: who is signed in, and the pages of each role."""
+    return render(request, viewer_of(request, db), "home.html")
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> Response:
+def login_page(request: Request, next: str = "") -> Response:
     """The sign-in form."""
-    return _with_csrf(request, "login.html", {"me": None})
+    return _with_csrf(request, "login.html", {"next": _local(next) if next else ""})
 
 
 def _with_csrf(
@@ -62,8 +51,8 @@ def _with_csrf(
 ) -> Response:
     holder = Response()
     token = anonymous_csrf(request, holder)
-    response = templates.TemplateResponse(
-        request, template, {**context, "csrf_token": token}, status_code=status_code
+    response = render(
+        request, None, template, {**context, "csrf_token": token}, status_code=status_code
     )
     for key, value in holder.headers.items():
         if key == "set-cookie":
@@ -78,25 +67,23 @@ def login(
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=200)],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Check the password and start a cookie session."""
     if not csrf_ok(request, None, csrf_token):
-        return _with_csrf(
-            request,
-            "login.html",
-            {"me": None, "error": "The form expired; please sign in again.", "email": email},
-            status_code=403,
-        )
+        message = translate(request, "The form expired; please sign in again.")
+        context = {"error": message, "email": email, "next": next}
+        return _with_csrf(request, "login.html", context, status_code=403)
     outcome = auth_service.authenticate(db, email, password)
     if isinstance(outcome, auth_service.LoginRefusal):
         return _with_csrf(
             request,
             "login.html",
-            {"me": None, "error": outcome.detail, "email": email},
+            {"error": outcome.detail, "email": email, "next": next},
             status_code=429 if outcome.retry_after else 401,
         )
     user_id, organization_id = outcome
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(_local(next), status_code=303)
     start_session(response, user_id, organization_id)
     return response
 
@@ -110,3 +97,18 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     return response
+
+
+@router.get("/lang/{locale}")
+def switch_language(locale: str, next: str = "/") -> Response:
+    """Choose the pages' language (remembered in a cookie for a year)."""
+    response = RedirectResponse(_local(next), status_code=303)
+    if locale in i18n.LOCALES:
+        response.set_cookie(i18n.LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+router.include_router(pages_buyer.router)
+router.include_router(pages_provider.router)
+router.include_router(pages_operator.router)
+router.include_router(pages_plan.router)
