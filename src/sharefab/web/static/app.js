@@ -20,7 +20,7 @@
       var end = api.coord([api.value(2), row]);
       var band = api.size([0, 1])[1];
       var isWindow = api.value(4) === 1;
-      var h = isWindow ? band * 0.86 : band * 0.56;
+      var h = Math.min(isWindow ? band * 0.86 : band * 0.56, isWindow ? 34 : 24);
       var rect = echarts.graphic.clipRectByRect(
         { x: start[0], y: start[1] - h / 2, width: Math.max(end[0] - start[0], 2), height: h },
         { x: params.coordSys.x, y: params.coordSys.y, width: params.coordSys.width, height: params.coordSys.height });
@@ -49,8 +49,9 @@
           label: { formatter: spec.nowLabel || "now", position: "start" }, data: [{ xAxis: spec.now }] } : undefined }]
     };
     if (spec.brush) {
-      option.brush = { toolbox: ["lineX", "clear"], xAxisIndex: 0, brushStyle: { color: "#1d6fb833", borderColor: "#1d6fb8" } };
-      option.toolbox = { right: 20, top: -4, feature: { brush: { type: ["lineX", "clear"], title: spec.brushTitles || {} } } };
+      option.brush = { toolbox: ["rect", "clear"], xAxisIndex: 0, yAxisIndex: 0, throttleType: "debounce", throttleDelay: 200,
+        brushStyle: { color: "#1d6fb833", borderColor: "#1d6fb8" } };
+      option.toolbox = { right: 20, top: -4, feature: { brush: { type: ["rect", "clear"], title: spec.brushTitles || {} } } };
     }
     return option;
   }
@@ -115,6 +116,9 @@
       var src = document.getElementById(el.dataset.source);
       if (!src || typeof echarts === "undefined") return;
       var spec = JSON.parse(src.textContent);
+      if (el.dataset.chart === "gantt" && spec.rows) {
+        el.style.height = Math.max(200, Math.min(900, 110 + spec.rows.length * 30)) + "px";
+      }
       var chart = echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(KINDS[el.dataset.chart](spec));
       el.dataset.drawn = "1";
@@ -135,9 +139,14 @@
     chart.on("brushSelected", function (params) {
       var area = params.batch[0] && params.batch[0].areas[0];
       if (!area || !area.coordRange) return;
-      var range = area.coordRange;
-      form.querySelector("[name=starts_at]").value = toLocalInput(range[0], spec.tzOffset);
-      form.querySelector("[name=ends_at]").value = toLocalInput(range[1], spec.tzOffset);
+      var xs = area.coordRange[0], ys = area.coordRange[1];
+      var step = 15 * 60000;
+      form.querySelector("[name=starts_at]").value = toLocalInput(Math.round(xs[0] / step) * step, spec.tzOffset);
+      form.querySelector("[name=ends_at]").value = toLocalInput(Math.round(xs[1] / step) * step, spec.tzOffset);
+      if (spec.resourceIds && ys) {
+        var row = Math.max(0, Math.min(spec.resourceIds.length - 1, Math.round(ys[0])));
+        form.querySelector("[name=resource_id]").value = String(spec.resourceIds[row]);
+      }
       form.classList.add("highlight");
       form.querySelector("[name=starts_at]").focus();
     });
