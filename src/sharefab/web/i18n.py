@@ -168,6 +168,10 @@ class Formatter:
             return "–"
         return dates.format_date(self.local(moment), format="medium", locale=self.babel)
 
+    def day(self, moment: dt.datetime) -> str:
+        """Month and day only (chart axes)."""
+        return dates.format_skeleton("MMMd", self.local(moment), locale=self.babel)
+
     def short(self, moment: dt.datetime | None) -> str:
         """Day and time, compactly (for tables and charts)."""
         if moment is None:

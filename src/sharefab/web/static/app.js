@@ -61,7 +61,7 @@
       tooltip: { position: "top", formatter: function (p) { return spec.y[p.value[1]] + "<br>" + spec.x[p.value[0]] + ": " + Math.round(p.value[2] * 100) + "%"; } },
       grid: { left: 8, right: 16, top: 10, bottom: 60, containLabel: true },
       xAxis: { type: "category", data: spec.x, splitArea: { show: true } },
-      yAxis: { type: "category", data: spec.y, inverse: true, axisLabel: { width: 160, overflow: "truncate" } },
+      yAxis: { type: "category", data: spec.y, inverse: true, axisLabel: { width: 160, overflow: "truncate", interval: 0, fontSize: 11 } },
       visualMap: { min: 0, max: 1, calculable: true, orient: "horizontal", left: "center", bottom: 4, itemHeight: 200,
         inRange: { color: ["#f4f8fb", "#bfe0cf", "#52b788", "#e9a23b", "#d1495b"] },
         formatter: function (v) { return Math.round(v * 100) + "%"; } },
