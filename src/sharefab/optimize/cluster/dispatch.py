@@ -20,7 +20,7 @@ up the sequence in proportion to their weighted lateness, and the best plan is k
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.plan import Plan
@@ -33,27 +33,27 @@ class DispatchError(RuntimeError):
     """Dispatch found no place for an operation (its windows are all too short or taken)."""
 
 
-def job_order(index: ClusterIndex, rule: str) -> list[int]:
-    """The orders (jobs) in the sequence ``rule`` dispatches them."""
+def rule_keys(index: ClusterIndex, rule: str) -> list[float]:
+    """Each order's sequence key under ``rule`` (smaller goes first; ties by release, index)."""
     jobs = range(index.num_jobs)
     release = [index.data.jobs[j].release for j in jobs]
     horizon = max((e for w in index.windows for _, e in w[-1:]), default=0)
     due = [horizon * 4 if d is None else d for d in index.due]
-    key: Callable[[int], tuple[float, ...]]
     if rule == "fcfs":
-        key = lambda j: (release[j], j)  # noqa: E731
-    elif rule == "edd":
-        key = lambda j: (due[j], release[j], j)  # noqa: E731
-    elif rule == "slack":
+        return [float(r) for r in release]
+    if rule == "edd":
+        return [float(d) for d in due]
+    if rule == "slack":
         work = [sum(min(index.mode_dur[i]) for i in index.job_ops[j]) for j in jobs]
-        key = lambda j: (  # noqa: E731
-            (due[j] - release[j] - work[j]) / max(1, index.weight[j]),
-            release[j],
-            j,
-        )
-    else:
-        raise ValueError(f"unknown dispatch rule {rule!r}; known: {', '.join(RULES)}")
-    return sorted(jobs, key=key)
+        return [(due[j] - release[j] - work[j]) / max(1, index.weight[j]) for j in jobs]
+    raise ValueError(f"unknown dispatch rule {rule!r}; known: {', '.join(RULES)}")
+
+
+def job_order(index: ClusterIndex, rule: str, keys: list[float] | None = None) -> list[int]:
+    """The orders (jobs) in the sequence ``rule`` (or the given ``keys``) dispatches them."""
+    key = rule_keys(index, rule) if keys is None else keys
+    release = [job.release for job in index.data.jobs]
+    return sorted(range(index.num_jobs), key=lambda j: (key[j], release[j], j))
 
 
 def dispatch(index: ClusterIndex, rule: str = "fcfs", order: Sequence[int] | None = None) -> Plan:
@@ -94,27 +94,23 @@ def dispatch(index: ClusterIndex, rule: str = "fcfs", order: Sequence[int] | Non
 def iterated_dispatch(
     index: ClusterIndex,
     deadline: float,
+    rule: str = "edd",
     start: Plan | None = None,
     alpha: float = 0.5,
     decay: float = 0.7,
     max_rounds: int = 50,
 ) -> Plan:
-    """Best plan of repeated EDD-seeded dispatches with late orders moved up (squeaky wheel).
+    """Best plan of repeated dispatches, seeded with ``rule``, late orders moved up each round
+    (squeaky wheel).
 
-    Each round lowers the sequence key (initially the due date) of every late order by
-    ``alpha x minutes late x weight / max weight``; ``alpha`` shrinks by ``decay`` per round and
-    a round that does not improve restarts from the best keys. Stops at ``deadline``
-    (``time.perf_counter()``) or after ``max_rounds``.
+    Each round lowers the sequence key of every late order by ``alpha x minutes late x weight /
+    max weight``; ``alpha`` shrinks by ``decay`` per round and a round that does not improve
+    restarts from the best keys. ``start`` is the plan of ``rule`` if already made. Stops at
+    ``deadline`` (``time.perf_counter()``) or after ``max_rounds``.
     """
-    horizon = max((e for w in index.windows for _, e in w[-1:]), default=0)
-    key = [float(horizon * 4 if d is None else d) for d in index.due]
+    key = rule_keys(index, rule)
     best_key = key[:]
-    release = [job.release for job in index.data.jobs]
-
-    def sequence(key: list[float]) -> list[int]:  # the EDD rule's order for the initial keys
-        return sorted(range(len(key)), key=lambda j: (key[j], release[j], j))
-
-    best = start if start is not None else dispatch(index, order=sequence(key))
+    best = start if start is not None else dispatch(index, order=job_order(index, rule, key))
     best_values = best.values()
     plan = best
     w_max = max(index.weight, default=1) or 1
@@ -127,7 +123,7 @@ def iterated_dispatch(
                 if late > 0:
                     key[j] -= alpha * late * index.weight[j] / w_max
         alpha *= decay
-        plan = dispatch(index, order=sequence(key))
+        plan = dispatch(index, order=job_order(index, rule, key))
         values = plan.values()
         if values < best_values:
             best, best_values, best_key = plan, values, key[:]

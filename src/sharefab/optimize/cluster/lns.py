@@ -275,10 +275,10 @@ def start_plan(
     if best is None:
         raise RuntimeError("no dispatch rule produced a valid plan")
     if time.perf_counter() < deadline:
-        plan = iterated_dispatch(index, deadline)
+        plan = iterated_dispatch(index, deadline, best[2], start=best[1])
         values = plan.values()
         if values < best[0] and not validate(index.data, plan.schedule()):
-            best = (values, plan, "iterated")
+            best = (values, plan, f"iterated {best[2]}")
             log.append((time.perf_counter() - t0, *values))
     return best[1], best[2], first
 
