@@ -18,6 +18,7 @@ from sharefab.identity.api import router as identity_router
 from sharefab.kit.db import get_engine
 from sharefab.kit.middleware import BodyLimitMiddleware, RateLimitMiddleware, RequestIdMiddleware
 from sharefab.kit.migrate import current_revision, head_revision
+from sharefab.kit.observability import MetricsMiddleware, configure_logging, metrics_response
 from sharefab.kit.problems import install_problem_handlers, problem_response
 from sharefab.kit.settings import get_settings
 from sharefab.ledger.api import router as ledger_router
@@ -49,7 +50,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         burst=settings.rate_limit_burst,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    configure_logging()
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
@@ -64,6 +67,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Any:
+        """Prometheus metrics: latency per route, solver runs, conflicts, idempotent replays."""
+        return metrics_response()
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sharefab.kit.api import SessionDep
 from sharefab.kit.errors import Conflict, InvalidInput, field_error
 from sharefab.kit.idempotency_models import IdempotencyRecord
+from sharefab.kit.observability import IDEMPOTENT_REPLAYS
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -87,6 +88,7 @@ class Idempotency:
                 "use a new key for a new request",
                 errors=[field_error("header.Idempotency-Key", "reused with another body")],
             )
+        IDEMPOTENT_REPLAYS.inc()
         return JSONResponse(
             json.loads(record.response_body),
             status_code=record.status_code,

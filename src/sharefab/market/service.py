@@ -22,6 +22,7 @@ from sharefab.capacity.models import Resource, Site
 from sharefab.identity import service as identity
 from sharefab.identity.principal import Principal, readable, writable
 from sharefab.kit.errors import Conflict, Forbidden, NotFound
+from sharefab.kit.observability import BOOKING_CONFLICTS, timed
 from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span, overlaps
 from sharefab.kit.types import utcnow
@@ -196,7 +197,9 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
     seen: dict[tuple[Assignment, ...], Priced] = {}
     for option, objective in OPTIONS.items():
         problem = build_problem(frame, [order], [steps], objective)
-        result = solve(problem.data, time_limit=budget, workers=1, seed=0)
+        with timed("quote") as run:
+            result = solve(problem.data, time_limit=budget, workers=1, seed=0)
+            run.status = result.status.value
         if not result.feasible:
             continue
         schedule = tuple(sorted(result.schedule))
@@ -441,6 +444,7 @@ def accept_quote(
         inside = any(w[0] <= span[0] and span[1] <= w[1] for w in windows[slot.resource_id])
         broken = any(overlaps(span, d) for d in down[slot.resource_id])
         if clash or broken or not inside:
+            BOOKING_CONFLICTS.inc()
             why = (
                 "was booked by someone else"
                 if clash
@@ -477,6 +481,7 @@ def accept_quote(
         session.flush()
     except IntegrityError:
         # PostgreSQL's exclusion constraint caught a booking made concurrently.
+        BOOKING_CONFLICTS.inc()
         raise Conflict(
             f"a slot of quote {quote_id} was booked by someone else a moment ago; "
             "ask for new quotes",
