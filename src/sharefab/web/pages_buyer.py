@@ -29,7 +29,7 @@ from sharefab.orders.models import OrderStatus
 from sharefab.orders.schemas import OrderCreate
 from sharefab.reputation import service as reputation
 from sharefab.web import charts
-from sharefab.web.i18n import DISPLAY_TZ, STATUS_LABELS, Formatter, negotiate
+from sharefab.web.i18n import DISPLAY_TZ, N_, STATUS_LABELS, Formatter, negotiate
 from sharefab.web.render import (
     PageRoute,
     PostViewerDep,
@@ -354,9 +354,9 @@ def accept_quote(
 
 
 _ACTIONS = {
-    "cancel": (lifecycle.cancel, "Order cancelled; the escrow is refunded by rule."),
-    "confirm-delivery": (lifecycle.confirm_delivery, "Delivery confirmed."),
-    "close": (lifecycle.close, "Order closed and settled."),
+    "cancel": (lifecycle.cancel, N_("Order cancelled; the escrow is refunded by rule.")),
+    "confirm-delivery": (lifecycle.confirm_delivery, N_("Delivery confirmed.")),
+    "close": (lifecycle.close, N_("Order closed and settled.")),
 }
 
 

@@ -29,7 +29,7 @@ from sharefab.market.models import Booking
 from sharefab.reputation import formula
 from sharefab.reputation import service as reputation
 from sharefab.web import charts
-from sharefab.web.i18n import DISPLAY_TZ, STATUS_LABELS, Formatter, negotiate
+from sharefab.web.i18n import DISPLAY_TZ, N_, STATUS_LABELS, Formatter, negotiate
 from sharefab.web.render import (
     PageRoute,
     PostViewerDep,
@@ -126,6 +126,7 @@ def calendar(request: Request, db: SessionDep, viewer: ViewerDep, start: str = "
     )
     row_of = {r.id: i for i, r in enumerate(resources)}
     names = {r.id: r.name for r in resources}
+    offered_word, work_word = translate(request, "Offered"), translate(request, "Work order")
     bars = [
         charts.Bar(
             row=row_of[w.resource_id],
@@ -134,7 +135,7 @@ def calendar(request: Request, db: SessionDep, viewer: ViewerDep, start: str = "
             window=True,
             group="window",
             id=w.id,
-            tooltip=f"{translate(request, 'Offered')} · {names[w.resource_id]}<br>"
+            tooltip=f"{offered_word} · {names[w.resource_id]}<br>"
             f"{fmt.short(w.starts_at)} – {fmt.short(w.ends_at)}",
         )
         for w in windows
@@ -146,7 +147,7 @@ def calendar(request: Request, db: SessionDep, viewer: ViewerDep, start: str = "
             end=b.ends_at,
             group=b.status.value,
             label=f"#{b.order_id}",
-            tooltip=f"{translate(request, 'Work order')} {b.id} · {names[b.resource_id]}<br>"
+            tooltip=f"{work_word} {b.id} · {names[b.resource_id]}<br>"
             f"{fmt.short(b.starts_at)} – {fmt.short(b.ends_at)}",
         )
         for b in bookings
@@ -327,10 +328,10 @@ async def report_event(
             raise
         return failed(db, back, exc)
     messages = {
-        "started": "Work order %(id)s started.",
-        "progress": "Progress of work order %(id)s recorded.",
-        "completed": "Work order %(id)s completed; its payment is released to you.",
-        "scrapped": "Scrap on work order %(id)s recorded.",
+        "started": N_("Work order %(id)s started."),
+        "progress": N_("Progress of work order %(id)s recorded."),
+        "completed": N_("Work order %(id)s completed; its payment is released to you."),
+        "scrapped": N_("Scrap on work order %(id)s recorded."),
     }
     message = translate(request, messages[kind], id=booking_id)
     if report and report.get("moved"):
