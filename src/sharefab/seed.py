@@ -378,7 +378,7 @@ def _write(
                         unit_seconds=op.unit_seconds,
                         class_unit_seconds=dict(op.class_unit_seconds),
                         predecessors=list(op.predecessors),
-                        material=o.material,
+                        material=op.material or o.material,
                     )
                     for op in o.operations
                 ],
