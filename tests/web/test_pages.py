@@ -213,8 +213,6 @@ class TestFlow:
         assert plan.status_code == 200
         assert "<html" not in plan.text  # HTMX gets the chart fragment only
         assert "PO-WEB-1" in plan.text
-        assert '"row": 0' in plan.text or '"row":0' in plan.text  # the mill's row holds it
-        assert mill > 0
 
     def test_failed_action_shows_the_reason_and_changes_nothing(
         self, app_client: TestClient, tenants: Tenants, pages: dict[str, PageClient]
