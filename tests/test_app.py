@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
+from sharefab.app import create_app
 from tests.factories import problem
 
 
@@ -58,3 +61,24 @@ def test_huge_ids_are_422(client: TestClient) -> None:
         kwargs = {"json": {"title": "x"}} if method == "PATCH" else {}
         resp = client.request(method, path, **kwargs)
         assert "out of range" in problem(resp, 422)["detail"], path
+
+
+def test_unexpected_errors_are_problems(engine: Engine) -> None:
+    """A crash answers 500 problem+json without a traceback; a lost database answers 503."""
+    app = create_app(engine)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.get("/db-down")
+    def db_down() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        crashed = c.get("/boom")
+        assert "wrote nothing" in problem(crashed, 500)["detail"]
+        assert "secret internals" not in crashed.text
+        down = c.get("/db-down")
+        assert "retry" in problem(down, 503)["detail"]
+        assert down.headers["retry-after"] == "2"

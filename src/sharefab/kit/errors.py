@@ -95,3 +95,19 @@ class TooManyRequests(SharefabError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(TooManyRequests):
+    """The database is busy or unreachable; `retry_after` says when to try again."""
+
+    status = 503
+    title = "Service unavailable"
+    type_slug = "unavailable"
+
+
+class InternalError(SharefabError):
+    """The server failed; nothing was written (the transaction rolled back)."""
+
+    status = 500
+    title = "Internal error"
+    type_slug = "internal"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sharefab.kit.errors import SharefabError, TooManyRequests, Unauthorized
+from sharefab.kit.errors import (
+    Conflict,
+    InternalError,
+    InvalidInput,
+    ServiceUnavailable,
+    SharefabError,
+    TooManyRequests,
+    Unauthorized,
+)
 
 log = logging.getLogger("sharefab.api")
 PROBLEM_JSON = "application/problem+json"
@@ -55,7 +63,7 @@ async def _sharefab_error(request: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="sharefab"'
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests):  # and ServiceUnavailable
         headers["Retry-After"] = str(exc.retry_after)
     return problem_response(exc.problem(request.url.path), headers=headers or None)
 
@@ -96,59 +104,54 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("integrity error on %s: %s", request.url.path, exc)
-    return problem_response(
-        {
-            "type": "https://sharefab.dev/problems/conflict",
-            "title": "Conflict",
-            "status": 409,
-            "detail": "the change conflicts with existing data (a duplicate, an overlap, or a "
-            "row still in use); reload the objects involved and try again",
-            "instance": request.url.path,
-        }
-    )
+def _translated(
+    make: Callable[[], SharefabError], level: int, what: str
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler that logs an infrastructure exception and answers it as a typed error."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        log.log(
+            level,
+            "%s on %s %s: %s",
+            what,
+            request.method,
+            request.url.path,
+            exc,
+            exc_info=level >= logging.ERROR,
+        )
+        return await _sharefab_error(request, make())
+
+    return handler
 
 
-async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
-    log.info("value out of range on %s: %s", request.url.path, exc)
-    return problem_response(
-        {
-            "type": "https://sharefab.dev/problems/invalid-input",
-            "title": "Invalid input",
-            "status": 422,
-            "detail": "a number in the request is out of range (ids, counts and amounts are "
-            "64-bit integers); check the ids and values you sent",
-            "instance": request.url.path,
-        }
-    )
-
-
-async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database unavailable on %s: %s", request.url.path, exc)
-    return problem_response(
-        {
-            "type": "https://sharefab.dev/problems/unavailable",
-            "title": "Service unavailable",
-            "status": 503,
-            "detail": "the database is busy or unreachable; retry in a few seconds",
-            "instance": request.url.path,
-        },
-        headers={"Retry-After": "2"},
-    )
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem_response(
-        {
-            "type": "https://sharefab.dev/problems/internal",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "the server failed on this request and wrote nothing; it is logged",
-            "instance": request.url.path,
-        }
-    )
+_integrity_error = _translated(
+    lambda: Conflict(
+        "the change conflicts with existing data (a duplicate, an overlap, or a row still in "
+        "use); reload the objects involved and try again"
+    ),
+    logging.WARNING,
+    "integrity error",
+)
+_out_of_range = _translated(
+    lambda: InvalidInput(
+        "a number in the request is out of range (ids, counts and amounts are 64-bit "
+        "integers); check the ids and values you sent"
+    ),
+    logging.INFO,
+    "value out of range",
+)
+_operational_error = _translated(
+    lambda: ServiceUnavailable(
+        "the database is busy or unreachable; retry in a few seconds", retry_after=2
+    ),
+    logging.ERROR,
+    "database unavailable",
+)
+_unexpected = _translated(
+    lambda: InternalError("the server failed on this request and wrote nothing; it is logged"),
+    logging.ERROR,
+    "unexpected error",
+)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
