@@ -152,3 +152,43 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert body["detail"]
     return body
+
+
+def booked_order(app_client: TestClient, tenants: Tenants, quantity: int = 4) -> dict[str, Any]:
+    """provider2 has two mills and a line; buyer2 orders, quotes and accepts the fastest."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    p = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
+    site = make_site(p)
+    mills = [make_resource(p, site["id"], name=f"mill {i}") for i in range(2)]
+    line = make_resource(p, site["id"], code="coating.anodize", kind="line")
+    for r in [*mills, line]:
+        created(
+            p.post(
+                "/api/v1/capacity-windows",
+                json={
+                    "resource_id": r["id"],
+                    "starts_at": (now - timedelta(hours=2)).isoformat(),
+                    "ends_at": (now + timedelta(days=5)).isoformat(),
+                },
+            )
+        )
+    order = created(
+        b.post(
+            "/api/v1/orders",
+            json=order_body(
+                f"E-{quantity}",
+                quantity=quantity,
+                release_at=now.isoformat(),
+                due_at=(now + timedelta(days=4)).isoformat(),
+            ),
+        )
+    )
+    quote = created(b.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+    bookings = created(b.post(f"/api/v1/quotes/{quote['id']}/accept"))["bookings"]
+    first, second = sorted(bookings, key=lambda x: x["starts_at"])
+    return {"p": p, "b": b, "order": order, "first": first, "second": second, "mills": mills}
+
+
+def report(c: TestClient, booking: dict[str, Any], **body: Any) -> Any:
+    return c.post(f"/api/v1/work-orders/{booking['id']}/events", json=body)

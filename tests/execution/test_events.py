@@ -12,83 +12,43 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from sharefab.kit.db import session_factory
-from tests.factories import Tenants, created, make_resource, make_site, order_body, problem
+from tests.factories import Tenants, booked_order, created, order_body, problem, report
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def _setup(app_client: TestClient, tenants: Tenants, quantity: int = 4) -> dict[str, Any]:
-    """provider2 has two mills and a line; buyer2 orders, quotes and accepts the fastest."""
-    now = _now()
-    p = TestClient(app_client.app, headers=tenants["provider2"].headers)
-    b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
-    site = make_site(p)
-    mills = [make_resource(p, site["id"], name=f"mill {i}") for i in range(2)]
-    line = make_resource(p, site["id"], code="coating.anodize", kind="line")
-    for r in [*mills, line]:
-        created(
-            p.post(
-                "/api/v1/capacity-windows",
-                json={
-                    "resource_id": r["id"],
-                    "starts_at": (now - timedelta(hours=2)).isoformat(),
-                    "ends_at": (now + timedelta(days=5)).isoformat(),
-                },
-            )
-        )
-    order = created(
-        b.post(
-            "/api/v1/orders",
-            json=order_body(
-                f"E-{quantity}",
-                quantity=quantity,
-                release_at=now.isoformat(),
-                due_at=(now + timedelta(days=4)).isoformat(),
-            ),
-        )
-    )
-    quote = created(b.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
-    bookings = created(b.post(f"/api/v1/quotes/{quote['id']}/accept"))["bookings"]
-    first, second = sorted(bookings, key=lambda x: x["starts_at"])
-    return {"p": p, "b": b, "order": order, "first": first, "second": second, "mills": mills}
-
-
-def _post(c: TestClient, booking: dict[str, Any], **body: Any) -> Any:
-    return c.post(f"/api/v1/work-orders/{booking['id']}/events", json=body)
-
-
 def test_cannot_complete_what_never_started(app_client: TestClient, tenants: Tenants) -> None:
     """Completing a work order that never started is 409 naming its state."""
-    w = _setup(app_client, tenants)
-    err = problem(_post(w["p"], w["first"], type="completed"), 409)
+    w = booked_order(app_client, tenants)
+    err = problem(report(w["p"], w["first"], type="completed"), 409)
     assert "committed" in err["detail"]
     assert "in_progress" in err["detail"]
 
 
 def test_progress_and_scrap_are_checked(app_client: TestClient, tenants: Tenants) -> None:
     """Progress cannot go back, and more scrap than parts is refused."""
-    w = _setup(app_client, tenants)
-    created(_post(w["p"], w["first"], type="started"))
-    created(_post(w["p"], w["first"], type="progress", quantity=3))
-    problem(_post(w["p"], w["first"], type="progress", quantity=2), 422)
-    problem(_post(w["p"], w["first"], type="scrapped", quantity=5), 422)
-    problem(_post(w["p"], w["first"], type="progress"), 422)  # progress needs a quantity
+    w = booked_order(app_client, tenants)
+    created(report(w["p"], w["first"], type="started"))
+    created(report(w["p"], w["first"], type="progress", quantity=3))
+    problem(report(w["p"], w["first"], type="progress", quantity=2), 422)
+    problem(report(w["p"], w["first"], type="scrapped", quantity=5), 422)
+    problem(report(w["p"], w["first"], type="progress"), 422)  # progress needs a quantity
 
 
 def test_future_event_refused(app_client: TestClient, tenants: Tenants) -> None:
     """An event dated in the future is refused."""
-    w = _setup(app_client, tenants)
+    w = booked_order(app_client, tenants)
     later = (_now() + timedelta(hours=2)).isoformat()
-    assert "future" in problem(_post(w["p"], w["first"], type="started", at=later), 422)["detail"]
+    assert "future" in problem(report(w["p"], w["first"], type="started", at=later), 422)["detail"]
 
 
 def test_rework_moves_the_next_step(app_client: TestClient, tenants: Tenants) -> None:
     """Scrap needing 2 days of rework pushes the next step and reports the new promised date."""
-    w = _setup(app_client, tenants)
-    created(_post(w["p"], w["first"], type="started"))
-    out = created(_post(w["p"], w["first"], type="scrapped", quantity=1, rework_minutes=2880))
+    w = booked_order(app_client, tenants)
+    created(report(w["p"], w["first"], type="started"))
+    out = created(report(w["p"], w["first"], type="scrapped", quantity=1, rework_minutes=2880))
     moved = out["replan"]["moved"]
     assert [m["old_booking_id"] for m in moved] == [w["second"]["id"]]
     first_now = w["p"].get(f"/api/v1/work-orders/{w['first']['id']}").json()
@@ -102,7 +62,7 @@ def test_late_start_replans_successor(
     app_client: TestClient, tenants: Tenants, engine: Engine
 ) -> None:
     """A start two hours late moves the next step, which would now collide with it."""
-    w = _setup(app_client, tenants, quantity=1)
+    w = booked_order(app_client, tenants, quantity=1)
     with engine.begin() as conn:  # two hours pass before the shop floor reports anything
         conn.execute(
             text("UPDATE bookings SET starts_at = :a, ends_at = :b WHERE id = :i"),
@@ -112,7 +72,7 @@ def test_late_start_replans_successor(
             text("UPDATE bookings SET starts_at = :a, ends_at = :b WHERE id = :i"),
             _shifted(w["second"], -2, engine),
         )
-    out = created(_post(w["p"], w["first"], type="started"))
+    out = created(report(w["p"], w["first"], type="started"))
     moved = out["replan"]["moved"]
     assert [m["old_booking_id"] for m in moved] == [w["second"]["id"]]
     first_now = w["p"].get(f"/api/v1/work-orders/{w['first']['id']}").json()
@@ -132,7 +92,7 @@ def _shifted(booking: dict[str, Any], hours: int, engine: Engine) -> dict[str, A
 
 def test_work_order_filters(app_client: TestClient, tenants: Tenants) -> None:
     """Work orders filter by resource and by date."""
-    w = _setup(app_client, tenants)
+    w = booked_order(app_client, tenants)
     mine = w["p"].get("/api/v1/work-orders", params={"resource_id": w["first"]["resource_id"]})
     assert [x["id"] for x in mine.json()["items"]] == [w["first"]["id"]]
     later = (_now() + timedelta(days=30)).isoformat()
@@ -141,8 +101,8 @@ def test_work_order_filters(app_client: TestClient, tenants: Tenants) -> None:
 
 def test_illegal_transition_names_allowed_states(app_client: TestClient, tenants: Tenants) -> None:
     """Closing an order in production is 409 naming its state and where it can go."""
-    w = _setup(app_client, tenants)
-    created(_post(w["p"], w["first"], type="started"))
+    w = booked_order(app_client, tenants)
+    created(report(w["p"], w["first"], type="started"))
     err = problem(w["b"].post(f"/api/v1/orders/{w['order']['id']}/close"), 409)
     assert err["current_state"] == "in_production"
     assert set(err["allowed_states"]) == {"completed", "cancelled", "disputed"}

@@ -7,15 +7,14 @@ from sqlalchemy.engine import Engine
 
 from sharefab.kit.db import unit_of_work
 from sharefab.ledger import service as ledger
-from tests.execution.test_events import _post, _setup
-from tests.factories import Tenants, created, problem
+from tests.factories import Tenants, booked_order, created, problem, report
 
 
 def test_cancel_before_start_refunds_everything(
     app_client: TestClient, tenants: Tenants, engine: Engine
 ) -> None:
     """Cancelling a scheduled order frees its bookings and returns the whole escrow."""
-    w = _setup(app_client, tenants)
+    w = booked_order(app_client, tenants)
     out = w["b"].post(f"/api/v1/orders/{w['order']['id']}/cancel").json()
     assert out["status"] == "cancelled"
     assert all(
@@ -34,8 +33,8 @@ def test_dispute_resolved_by_cancel_keeps_fee(
     app_client: TestClient, tenants: Tenants, engine: Engine
 ) -> None:
     """A disputed order cancelled by the operator refunds all but the 10 % cancellation fee."""
-    w = _setup(app_client, tenants)
-    created(_post(w["p"], w["first"], type="started"))
+    w = booked_order(app_client, tenants)
+    created(report(w["p"], w["first"], type="started"))
     order_id = w["order"]["id"]
     assert (
         w["b"]
