@@ -13,6 +13,7 @@ bound, so instances that CP-SAT can close finish early with status ``optimal``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import queue
 import time
@@ -50,6 +51,7 @@ def _tabu_worker(
     inbox: Any,
     stop: Any,
     bound: Any,
+    pause: Any,
 ) -> None:
     def send(schedule: list[Assignment], value: int) -> None:
         out.put((value, [tuple(a) for a in schedule]))
@@ -65,6 +67,7 @@ def _tabu_worker(
             stop=lambda: stop.is_set() or False,
             target=int(bound.value),
             inbox=lambda: _latest(inbox),
+            paused=pause.is_set,
         )
 
 
@@ -100,10 +103,12 @@ def _improve_or_prove(
     offer: Any,
     done: Any,
     bound: Any,
+    workers: int,
 ) -> None:
     """CP-SAT on the full model warm-started from the incumbent (horizon = its makespan): it
     improves the incumbent or proves it optimal; its search bound raises the lower bound."""
-    assert inc.schedule is not None and inc.objective is not None
+    assert inc.schedule is not None
+    assert inc.objective is not None
     best = inc.objective
     v = cpsat.build(data, params.cpsat, best, (ObjectiveTerm.MAKESPAN,))
     assert v.makespan is not None
@@ -115,7 +120,15 @@ def _improve_or_prove(
         bound.value = inc.lower_bound
 
     out = cpsat.run(
-        v, data, budget, 1, seed, params.cpsat, on_solution=offer, stop=done, on_bound=on_bound
+        v,
+        data,
+        budget,
+        workers,
+        seed,
+        params.cpsat,
+        on_solution=offer,
+        stop=done,
+        on_bound=on_bound,
     )
     if out.schedule is not None:
         inc.offer(out.schedule, "cpsat")
@@ -141,6 +154,7 @@ def run_portfolio(
     results: Any = ctx.Queue()
     stop_event = ctx.Event()
     bound = ctx.Value("q", inc.lower_bound)
+    pause = ctx.Event()
     procs = []
     inboxes: list[Any] = []
     for k in range(max(0, workers - 1)):
@@ -157,6 +171,7 @@ def run_portfolio(
                 inbox,
                 stop_event,
                 bound,
+                pause,
             ),
             daemon=True,
         )
@@ -203,7 +218,24 @@ def run_portfolio(
         # B: CP-SAT on the full model, asked to beat the incumbent (infeasible = proof)
         budget = pp.cpsat_share * (deadline - time.perf_counter())
         if not done() and budget > 0.05:
-            _improve_or_prove(data, params, inc, budget, seed, offer, done, bound)
+            # B1: the model with the redundant bounds, one worker, beside the tabu processes
+            split = pp.plain_cpsat_share if params.cpsat.redundant_cumulative else 0.0
+            _improve_or_prove(data, params, inc, (1 - split) * budget, seed, offer, done, bound, 1)
+            # B2: the plain model with every worker (CP-SAT's own LNS workers), tabu waiting:
+            # it searches better on instances with little flexibility; the bound is banked
+            if split > 0 and not done():
+                plain = dataclasses.replace(
+                    params,
+                    cpsat=dataclasses.replace(
+                        params.cpsat, redundant_cumulative=False, load_bounds=False
+                    ),
+                )
+                left = min(split * budget, deadline - time.perf_counter())
+                pause.set()
+                try:
+                    _improve_or_prove(data, plain, inc, left, seed, offer, done, bound, workers)
+                finally:
+                    pause.clear()
         # C: LNS around CP-SAT and tabu in turns; a fruitless LNS turn doubles the next tabu turn
         tabu_slice = pp.slice_s
         turn = 0

@@ -154,7 +154,8 @@ def solve(
     """Solve ``data`` within ``time_limit`` seconds (wall clock, everything included)."""
     params = params or SolveParams()
     t0 = time.perf_counter()
-    deadline = t0 + time_limit
+    # keep a small margin for stopping processes and validating the final plan
+    deadline = t0 + time_limit - min(0.3, 0.02 * time_limit)
     inc = Incumbent(data, t0, on_improve)
     reason = cheap_infeasibility(data)
     if reason:

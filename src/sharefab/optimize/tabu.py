@@ -607,6 +607,7 @@ def tabu_search(
     stop: Callable[[], bool] | None = None,
     target: int = 0,
     inbox: Callable[[], Sequence[Assignment] | None] | None = None,
+    paused: Callable[[], bool] | None = None,
 ) -> list[Assignment]:
     """Improve ``initial`` until ``deadline`` (perf_counter), ``stop()`` or makespan ``target``.
     ``inbox()`` may return a better schedule found elsewhere; the search then continues from it.
@@ -614,6 +615,11 @@ def tabu_search(
     ts = init_state(data, initial)
     chunk = 50
     while time.perf_counter() < deadline:
+        if paused is not None and paused():
+            if stop is not None and stop():
+                break
+            time.sleep(0.02)
+            continue
         t = time.perf_counter()
         if step(ts, chunk, params, seed) and on_improve is not None:
             on_improve(best_schedule(data, ts), int(ts.state[1]))
