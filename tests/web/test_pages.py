@@ -264,3 +264,78 @@ class TestAssets:
         page = app_client.get("/login").text
         assert "//cdn" not in page
         assert "https://" not in page.split("<body")[0]
+
+
+class TestProviderSetup:
+    def test_sites_and_resources_are_added_by_form(self, pages: dict[str, PageClient]) -> None:
+        """A provider adds a site, then a resource at it, and sees both on its overview."""
+        provider = pages["provider2"]
+        site = {"name": "Plant 7", "city": "Taicang", "latitude": "31.45", "longitude": "121.1"}
+        assert provider.post("/provider/sites", site).status_code == 303
+        page = provider.get("/provider").text
+        site_id = page.split('id="r-site" name="site_id" required><option value="')[1]
+        resource = {
+            "site_id": site_id.split('"')[0],
+            "name": "Trumpf TruLaser 3030",
+            "kind": "machine",
+            "hourly_rate": "180",
+            "capability": "sheet.laser_cut",
+            "materials": "SPCC, SUS304",
+        }
+        assert provider.post("/provider/resources", resource).status_code == 303
+        page = provider.get("/provider").text
+        assert "Plant 7" in page
+        assert "Trumpf TruLaser 3030" in page
+        assert "sheet.laser_cut" in page
+
+    def test_a_bad_form_says_what_to_fix(self, pages: dict[str, PageClient]) -> None:
+        """A site without coordinates is refused with a message; nothing is added."""
+        provider = pages["provider2"]
+        resp = provider.post("/provider/sites", {"name": "Nowhere"})
+        assert resp.status_code == 303
+        page = provider.get("/provider").text
+        assert "latitude and longitude" in page
+        assert "Nowhere" not in page.split("Sites and resources")[1].split("Add a resource")[0]
+
+
+class TestCatalog:
+    def test_every_message_has_a_chinese_translation_compiled(self) -> None:
+        """Every string of the pages is translated in zh_Hans, and the shipped .mo matches."""
+        from babel.messages.pofile import read_po
+
+        from sharefab.web.i18n import LOCALE_DIR, translations
+
+        with open(LOCALE_DIR / "zh_Hans" / "LC_MESSAGES" / "messages.po", "rb") as f:
+            catalog = read_po(f, locale="zh_Hans")
+        with open(LOCALE_DIR / "messages.pot", "rb") as f:
+            template = read_po(f)
+        compiled = translations("zh_Hans")
+        assert {m.id for m in template if m.id} <= {m.id for m in catalog if m.id}
+        for message in catalog:
+            if message.id:
+                assert message.string, f"{message.id!r} has no Chinese translation"
+                assert compiled.gettext(str(message.id)) == message.string, (
+                    f"{message.id!r}: the .mo is stale; run pybabel compile"
+                )
+
+    def test_every_string_in_the_sources_is_in_the_catalog(self) -> None:
+        """No label of a template or page module was added without a Chinese translation."""
+        from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+        from sharefab.web.i18n import LOCALE_DIR, translations
+
+        keywords = {**DEFAULT_KEYWORDS, "translate": (2,), "N_": None}
+        found = list(
+            extract_from_dir(
+                str(LOCALE_DIR.parent),
+                method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")],
+                options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+                keywords=keywords,
+            )
+        )
+        assert len(found) > 200  # the extraction saw the templates and the page modules
+        compiled = translations("zh_Hans")
+        missing = sorted(
+            {str(m[2]) for m in found if isinstance(m[2], str) and compiled.gettext(m[2]) == m[2]}
+        )
+        assert missing == [], "add these to messages.po and compile: " + "; ".join(missing)

@@ -74,6 +74,12 @@ STATUS_LABELS: dict[str, str] = {
     "response": N_("Response time"),
     "payment": N_("Pays on time"),
     "commitment": N_("Keeps orders"),
+    "machine": N_("Machine"),
+    "line": N_("Production line"),
+    "tool": N_("Tool"),
+    "instrument": N_("Instrument"),
+    "vehicle": N_("Vehicle"),
+    "service_team": N_("Service team"),
 }
 
 

@@ -274,6 +274,7 @@ def order_page(request: Request, db: SessionDep, viewer: ViewerDep, order_id: in
             now=utcnow(),
             now_label=translate(request, "now"),
             due=charts.ms(order.due_at),
+            dueLabel=translate(request, "Due"),
         )
     escrow = None
     movements: dict[str, int] = {}

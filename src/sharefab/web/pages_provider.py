@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from sharefab.capacity import service as capacity
-from sharefab.capacity.models import Resource
-from sharefab.capacity.schemas import WindowCreate
+from sharefab.capacity.models import Resource, ResourceKind
+from sharefab.capacity.schemas import ResourceCreate, SiteCreate, WindowCreate
 from sharefab.execution import service as execution
 from sharefab.execution.schemas import BreakdownIn, EventIn
 from sharefab.kit.api import SessionDep
@@ -79,6 +79,11 @@ def provider_home(request: Request, db: SessionDep, viewer: ViewerDep) -> Respon
     by_site: dict[int, list[Resource]] = {}
     for r in resources:
         by_site.setdefault(r.site_id, []).append(r)
+    locale = negotiate(request)
+    families: dict[str, list[tuple[str, str]]] = {}
+    for cap in capacity.taxonomy(db):
+        name = cap.name_zh if locale == "zh_Hans" and cap.name_zh else cap.name
+        families.setdefault(cap.family, []).append((cap.code, name))
     return render(
         request,
         viewer,
@@ -93,7 +98,66 @@ def provider_home(request: Request, db: SessionDep, viewer: ViewerDep) -> Respon
             "earnings": earnings,
             "score": score,
             "details": _work_details(db, work[:8]),
+            "families": families,
+            "kinds": [k.value for k in ResourceKind],
         },
+    )
+
+
+@router.post("/sites")
+async def add_site(request: Request, db: SessionDep, viewer: PostViewerDep) -> Response:
+    """Register a factory location."""
+    _provider(viewer)
+    form = await request.form()
+    try:
+        data = SiteCreate(
+            name=str(form.get("name") or "").strip(),
+            city=str(form.get("city") or "").strip(),
+            region=str(form.get("region") or "").strip(),
+            latitude=float(str(form.get("latitude") or "")),
+            longitude=float(str(form.get("longitude") or "")),
+        )
+    except (ValidationError, ValueError):
+        message = translate(request, "Give the site a name and its latitude and longitude.")
+        return redirect("/provider", message, "error")
+    try:
+        site = capacity.create_site(db, viewer.principal, data)
+    except SharefabError as exc:
+        return failed(db, "/provider", exc)
+    return redirect("/provider", translate(request, "Site %(name)s added.", name=site.name))
+
+
+@router.post("/resources")
+async def add_resource(request: Request, db: SessionDep, viewer: PostViewerDep) -> Response:
+    """Register a machine, line, tool, instrument, vehicle or team with one capability."""
+    _provider(viewer)
+    form = await request.form()
+    try:
+        materials = [m.strip() for m in str(form.get("materials") or "").split(",") if m.strip()]
+        data = ResourceCreate.model_validate(
+            {
+                "site_id": int(str(form.get("site_id") or 0)),
+                "name": str(form.get("name") or "").strip(),
+                "kind": str(form.get("kind") or "machine"),
+                "resource_class": str(form.get("resource_class") or "").strip() or "standard",
+                "hourly_rate_minor": round(float(str(form.get("hourly_rate") or "")) * 100),
+                "capabilities": [
+                    {"code": str(form.get("capability") or ""), "materials": materials}
+                ],
+            }
+        )
+    except (ValidationError, ValueError):
+        message = translate(request, "Give the resource a site, a name, a capability and a rate.")
+        return redirect("/provider", message, "error")
+    try:
+        resource = capacity.create_resource(db, viewer.principal, data)
+    except SharefabError as exc:
+        return failed(db, "/provider", exc)
+    return redirect(
+        "/provider",
+        translate(
+            request, "Resource %(name)s added; publish its capacity next.", name=resource.name
+        ),
     )
 
 

@@ -45,8 +45,9 @@
       xAxis: { type: "time", position: "top", min: spec.min, max: spec.max, splitLine: { show: true, lineStyle: { color: "#eef1f4" } } },
       yAxis: { type: "category", data: rows, inverse: true, axisTick: { show: false }, axisLabel: { width: 170, overflow: "truncate" } },
       series: [{ type: "custom", renderItem: renderItem, encode: { x: [1, 2], y: 0 }, data: data,
-        markLine: spec.now ? { silent: true, symbol: "none", lineStyle: { color: "#b3261e", type: "dashed" },
-          label: { formatter: spec.nowLabel || "now", position: "start" }, data: [{ xAxis: spec.now }] } : undefined }]
+        markLine: { silent: true, symbol: "none", data: [].concat(
+          spec.now ? [{ xAxis: spec.now, lineStyle: { color: "#b3261e", type: "dashed" }, label: { formatter: spec.nowLabel || "now", position: "end", color: "#b3261e" } }] : [],
+          spec.due ? [{ xAxis: spec.due, lineStyle: { color: "#0f4c81", type: "solid", width: 2 }, label: { formatter: spec.dueLabel || "due", position: "end", color: "#0f4c81" } }] : []) } }]
     };
     if (spec.brush) {
       option.brush = { toolbox: ["rect", "clear"], xAxisIndex: 0, yAxisIndex: 0, throttleType: "debounce", throttleDelay: 200,
