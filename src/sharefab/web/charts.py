@@ -155,7 +155,10 @@ def idle_hours_by_group(
         idle = sum(minutes(s) for s in free_spans(spans, booked.get(rid, []), span)) / 60
         for family in families:
             hours[(family, region or "–")] += idle
-    families = sorted({f for f, _ in hours}, key=lambda f: -sum(hours[(f, r)] for _, r in hours))
+    per_family: dict[str, float] = defaultdict(float)
+    for (family, _), value in hours.items():
+        per_family[family] += value
+    families = sorted(per_family, key=lambda f: -per_family[f])
     regions = sorted({r for _, r in hours})
     return families, [(r, [hours.get((f, r), 0.0) for f in families]) for r in regions]
 

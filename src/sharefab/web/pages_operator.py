@@ -90,10 +90,14 @@ def dashboard(db: Session, p: Principal, request: Request) -> Dashboard:
         booked[b.resource_id].append((b.starts_at, b.ends_at))
 
     # Idle capacity offered over the next weeks, by capability family and region.
+    # A cluster inside one province is told apart by city; a national platform by region.
+    by_city = len({s.region for s in sites.values()}) <= 1
     groups = {
         r.id: (
             sorted({family_of.get(c.capability_code, "?") for c in r.capabilities}),
-            sites[r.site_id].region if r.site_id in sites else "",
+            (sites[r.site_id].city if by_city else sites[r.site_id].region)
+            if r.site_id in sites
+            else "",
         )
         for r in resources
     }
