@@ -13,6 +13,7 @@ from sharefab.platform_cli import (
     seed_command,
     serve_command,
 )
+from sharefab.sim.cli import simulate_command
 
 app = typer.Typer(
     name="sharefab",
@@ -28,4 +29,5 @@ app.command("plan")(plan_command)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.command("solve")(solve_command)
+app.command("simulate")(simulate_command)
 app.add_typer(bench_app, name="bench", help="Benchmarks against public instances and peers.")

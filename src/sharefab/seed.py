@@ -386,3 +386,11 @@ def _write(
         )
     session.flush()
     progress.advance(task)  # type: ignore[arg-type]
+
+
+def write_cluster(session: Session, cluster: Cluster, horizon_start: datetime) -> None:
+    """Write `cluster` with its minute 0 at `horizon_start`, in the caller's transaction and
+    without a progress bar (the simulator seeds its own database with it)."""
+    progress = Progress(disable=True)
+    task = progress.add_task("seeding", total=6)
+    _write(session, cluster, horizon_start, progress, task)

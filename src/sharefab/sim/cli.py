@@ -1,0 +1,90 @@
+"""`sharefab simulate`: the value of sharing, measured on a cluster over weeks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sharefab.gen import SIZES, cluster_summary
+from sharefab.gen.instance import ClusterInputError, read_cluster
+from sharefab.sim.policies import POLICIES
+from sharefab.sim.report import charts, table
+from sharefab.sim.runner import simulate
+from sharefab.sim.world import build_world, cluster_for
+
+console = Console(stderr=True)
+
+
+def simulate_command(
+    cluster: Annotated[
+        Path | None, typer.Option(help="A cluster JSON file (from `sharefab gen cluster`).")
+    ] = None,
+    size: Annotated[
+        str, typer.Option(help="Generate a cluster of this size (S, M, L, XL, demo).")
+    ] = "S",
+    weeks: Annotated[int, typer.Option(min=1, max=52, help="Weeks to simulate.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the cluster and of the first run.")] = 1,
+    seeds: Annotated[
+        int, typer.Option(min=1, max=100, help="Runs with seeds seed, seed+1, ...")
+    ] = 1,
+    policy: Annotated[str, typer.Option(help=f"One of {', '.join(POLICIES)}.")] = "sharefab",
+    compare: Annotated[
+        bool, typer.Option(help="Run all three policies on the same random streams.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (mean and 95 % CI).")
+    ] = False,
+    chart_dir: Annotated[
+        Path | None, typer.Option("--charts", help="Write PNG charts into this directory.")
+    ] = None,
+) -> None:
+    """Simulate orders arriving, machines breaking down and work running for `--weeks`, under
+    one policy or all three (`--compare`), and report utilisation, delivery and money."""
+    policies = list(POLICIES) if compare else [policy]
+    if not compare and policy not in POLICIES:
+        console.print(f"[red]error:[/] unknown policy {policy!r}; choose one of {POLICIES}")
+        raise typer.Exit(code=2)
+    try:
+        if cluster is not None:
+            data = read_cluster(cluster)
+        elif size in SIZES:
+            data = cluster_for(SIZES[size], weeks, seed)
+        else:
+            console.print(f"[red]error:[/] unknown size {size!r}; choose one of {list(SIZES)}")
+            raise typer.Exit(code=2)
+    except (ClusterInputError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    world = build_world(data, weeks)
+    run_seeds = list(range(seed, seed + seeds))
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulating", total=len(policies) * len(run_seeds))
+
+        def advance(name: str, s: int) -> None:
+            progress.update(task, advance=1, description=f"{name} seed {s}")
+
+        result = simulate(world, policies, run_seeds, on_run=advance)
+    summary = result.summary()
+    summary["cluster"] = cluster_summary(data)
+    summary["weeks"] = weeks
+    written = charts(chart_dir, result.daily, result.lateness) if chart_dir else []
+    if json_output:
+        sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+        return
+    out = Console()
+    out.print(table(summary))
+    for path in written:
+        out.print(f"chart: {path}")

@@ -1,0 +1,52 @@
+"""`sharefab simulate` on the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sharefab.cli import app
+
+
+def test_json_has_mean_and_ci_per_policy_and_metric(tmp_path: Path) -> None:
+    """--json prints one object: per policy, each metric's mean and 95 % interval; the seeds."""
+    runner = CliRunner()
+    args = ["simulate", "--size", "S", "--weeks", "1", "--seed", "4", "--seeds", "2"]
+    result = runner.invoke(app, [*args, "--policy", "greedy", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    assert doc["seeds"] == [4, 5]
+    cell = doc["policies"]["greedy"]["on_time_rate"]
+    lo, hi = cell["ci95"]
+    assert lo <= cell["mean"] <= hi
+    again = runner.invoke(app, [*args, "--policy", "greedy", "--json"])
+    assert again.stdout == result.stdout
+
+
+def test_charts_are_written(tmp_path: Path) -> None:
+    """--charts writes the utilisation-over-time and lateness PNGs."""
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--size",
+            "S",
+            "--weeks",
+            "1",
+            "--policy",
+            "isolated",
+            "--charts",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "utilisation.png").stat().st_size > 1000
+    assert (tmp_path / "lateness.png").stat().st_size > 1000
+
+
+def test_unknown_policy_is_refused() -> None:
+    """A policy name that does not exist exits with status 2 and names the choices."""
+    result = CliRunner().invoke(app, ["simulate", "--size", "S", "--weeks", "1", "--policy", "x"])
+    assert result.exit_code == 2
