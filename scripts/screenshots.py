@@ -103,7 +103,6 @@ def main() -> int:
             # Buyer: a draft order gets three quotes, shown side by side.
             buyer = _page(browser, base, "buyer@sharefab.demo")
             buyer.goto("/buyer")
-            _shot(buyer, "buyer-orders")
             for row in buyer.locator("tr").filter(has_text="Draft").all()[:6]:
                 href = row.locator("a").first.get_attribute("href")
                 buyer.goto(href)
@@ -129,8 +128,6 @@ def main() -> int:
 
             # Operator: the dashboard (in Chinese too) and the plan explorer.
             operator = _page(browser, base, "operator@sharefab.demo")
-            operator.goto("/operator")
-            _shot(operator, "operator-dashboard")
             operator.goto("/plan")
             _shot(operator, "plan-explorer")
             chinese = _page(browser, base, "operator@sharefab.demo", locale="zh-CN")

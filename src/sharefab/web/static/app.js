@@ -120,7 +120,8 @@
       if (el.dataset.chart === "gantt" && spec.rows) {
         el.style.height = Math.max(200, Math.min(900, 110 + spec.rows.length * 30)) + "px";
       }
-      var chart = echarts.init(el, null, { renderer: "canvas" });
+      var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
+      var chart = echarts.init(el, null, { renderer: "canvas", locale: zh ? "ZH" : "EN" });
       chart.setOption(KINDS[el.dataset.chart](spec));
       el.dataset.drawn = "1";
       el.setAttribute("data-ready", "1");
