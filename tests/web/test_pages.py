@@ -4,6 +4,7 @@ CSRF token on every form, speak Chinese or English, and drive the same services 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 from fastapi.testclient import TestClient
 
@@ -339,3 +340,51 @@ class TestCatalog:
             {str(m[2]) for m in found if isinstance(m[2], str) and compiled.gettext(m[2]) == m[2]}
         )
         assert missing == [], "add these to messages.po and compile: " + "; ".join(missing)
+
+
+class _Controls(HTMLParser):
+    """Collects form controls and the ids that a <label for=...> names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self.label_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "label":
+            self.label_depth += 1
+            if a.get("for"):
+                self.labelled.add(str(a["for"]))
+        elif tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.controls.append({**a, "wrapped": "1" if self.label_depth else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.label_depth -= 1
+
+
+class TestAccessibility:
+    def test_every_control_has_a_label(
+        self, app_client: TestClient, tenants: Tenants, pages: dict[str, PageClient]
+    ) -> None:
+        """Each visible input, select and textarea of every page has a label or aria-label."""
+        _capacity(app_client, tenants)
+        for who, url in [
+            ("buyer2", "/buyer/orders/new"),
+            ("provider2", "/provider"),
+            ("provider2", "/provider/calendar"),
+            ("provider2", "/provider/work-orders"),
+            ("operator", "/plan"),
+        ]:
+            parser = _Controls()
+            parser.feed(pages[who].get(url).text)
+            assert parser.controls, url
+            for control in parser.controls:
+                named = (
+                    control.get("aria-label")
+                    or control.get("wrapped")
+                    or control.get("id") in parser.labelled
+                )
+                assert named, f"{url}: control {control} has no label"
