@@ -50,3 +50,22 @@ def test_unknown_policy_is_refused() -> None:
     """A policy name that does not exist exits with status 2 and names the choices."""
     result = CliRunner().invoke(app, ["simulate", "--size", "S", "--weeks", "1", "--policy", "x"])
     assert result.exit_code == 2
+
+
+def test_a_cluster_file_shorter_than_the_run_repeats_its_windows(tmp_path: Path) -> None:
+    """A one-week cluster file simulated for two weeks: its capacity repeats, work continues."""
+    import dataclasses
+
+    from sharefab.gen import SIZES, cluster_to_json, generate_cluster
+
+    spec = dataclasses.replace(SIZES["S"], factories=8, resources=40, orders=10, horizon_days=7)
+    path = tmp_path / "cluster.json"
+    path.write_text(cluster_to_json(generate_cluster(spec, 2)))
+    result = CliRunner().invoke(
+        app,
+        ["simulate", "--cluster", str(path), "--weeks", "2", "--policy", "isolated,greedy"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "isolated" in result.stdout
+    assert "greedy" in result.stdout
+    assert "sharefab" not in result.stdout

@@ -33,7 +33,9 @@ def simulate_command(
     seeds: Annotated[
         int, typer.Option(min=1, max=100, help="Runs with seeds seed, seed+1, ...")
     ] = 1,
-    policy: Annotated[str, typer.Option(help=f"One of {', '.join(POLICIES)}.")] = "sharefab",
+    policy: Annotated[
+        str, typer.Option(help=f"One of {', '.join(POLICIES)}, or several separated by commas.")
+    ] = "sharefab",
     compare: Annotated[
         bool, typer.Option(help="Run all three policies on the same random streams.")
     ] = False,
@@ -46,9 +48,13 @@ def simulate_command(
 ) -> None:
     """Simulate orders arriving, machines breaking down and work running for `--weeks`, under
     one policy or all three (`--compare`), and report utilisation, delivery and money."""
-    policies = list(POLICIES) if compare else [policy]
-    if not compare and policy not in POLICIES:
-        console.print(f"[red]error:[/] unknown policy {policy!r}; choose one of {POLICIES}")
+    policies = list(POLICIES) if compare else [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown or not policies:
+        console.print(
+            f"[red]error:[/] unknown policy {', '.join(unknown)!r}; "
+            f"choose from {', '.join(POLICIES)}"
+        )
         raise typer.Exit(code=2)
     try:
         if cluster is not None:

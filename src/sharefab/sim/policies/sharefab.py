@@ -115,6 +115,7 @@ class _Run:
         self.sites: dict[int, dict[int, int]] = {}
         self.started: set[int] = set()
         self.op_of: dict[int, tuple[int, int]] = {}  # operation id -> (order, position)
+        self.op_id: dict[tuple[int, int], int] = {}  # (order, position) -> operation id
         self.quantity: dict[int, int] = {}  # operation id -> parts
         self._seed_database()
 
@@ -239,6 +240,7 @@ class _Run:
                 market.accept_quote(session, buyer, chosen.id)
                 for op in row.operations:
                     self.op_of[op.id] = (a.order, position[op.seq])
+                    self.op_id[(a.order, position[op.seq])] = op.id
                     self.quantity[op.id] = op.quantity
         except SharefabError as exc:
             outcome.fate = Fate.rejected
@@ -314,7 +316,7 @@ class _Run:
         ex.done, ex.end = True, self.now
         w = self.world
         provider = self.principals[w.resource_org[r]]
-        op_id = next(k for k, v in self.op_of.items() if v == (ex.order, ex.position))
+        op_id = self.op_id[(ex.order, ex.position)]
         try:
             with self._services(self.now) as session:
                 execution.report_event(
