@@ -109,6 +109,7 @@ def plan_view(
         now=now,
         now_label=translate(request, "now"),
         colors={},
+        fadeOthers=bool(critical),
     )
     critical_rows = sorted(
         (

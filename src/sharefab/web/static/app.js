@@ -29,7 +29,8 @@
       var style = isWindow
         ? { fill: "#e3f0e8", stroke: "#9fd0b2", lineWidth: 1 }
         : { fill: colors[item.group] || PALETTE[(item.colorIndex || 0) % PALETTE.length],
-            stroke: item.critical ? "#b3261e" : "#ffffff", lineWidth: item.critical ? 2.5 : 1 };
+            stroke: item.critical ? "#b3261e" : "#ffffff", lineWidth: item.critical ? 2 : 1,
+            opacity: spec.fadeOthers && !item.critical ? 0.4 : 1 };
       var children = [{ type: "rect", shape: rect, style: style }];
       if (!isWindow && item.label && rect.width > 46) {
         children.push({ type: "text", style: { text: item.label, x: rect.x + 4, y: rect.y + rect.height / 2,
@@ -43,7 +44,7 @@
       grid: { left: 8, right: 24, top: 28, bottom: 56, containLabel: true },
       dataZoom: [{ type: "slider", xAxisIndex: 0, filterMode: "weakFilter", height: 18, bottom: 10 }, { type: "inside", xAxisIndex: 0, filterMode: "weakFilter" }],
       xAxis: { type: "time", position: "top", min: spec.min, max: spec.max, splitLine: { show: true, lineStyle: { color: "#eef1f4" } } },
-      yAxis: { type: "category", data: rows, inverse: true, axisTick: { show: false }, axisLabel: { width: 170, overflow: "truncate" } },
+      yAxis: { type: "category", data: rows, inverse: true, axisTick: { show: false }, axisLabel: { width: 170, overflow: "truncate", interval: 0 } },
       series: [{ type: "custom", renderItem: renderItem, encode: { x: [1, 2], y: 0 }, data: data,
         markLine: { silent: true, symbol: "none", data: [].concat(
           spec.now ? [{ xAxis: spec.now, lineStyle: { color: "#b3261e", type: "dashed" }, label: { formatter: spec.nowLabel || "now", position: "end", color: "#b3261e" } }] : [],
@@ -118,7 +119,7 @@
       if (!src || typeof echarts === "undefined") return;
       var spec = JSON.parse(src.textContent);
       if (el.dataset.chart === "gantt" && spec.rows) {
-        el.style.height = Math.max(200, Math.min(900, 110 + spec.rows.length * 30)) + "px";
+        el.style.height = Math.max(200, Math.min(2400, 110 + spec.rows.length * 26)) + "px";
       }
       var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
       var chart = echarts.init(el, null, { renderer: "canvas", locale: zh ? "ZH" : "EN" });
