@@ -72,17 +72,27 @@ def simulate_command(
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.percentage:>3.0f} %"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("simulating", total=len(policies) * len(run_seeds))
+        runs = len(policies) * len(run_seeds)
+        task = progress.add_task("simulating", total=runs * world.end)
+        done = [0]
 
         def advance(name: str, s: int) -> None:
-            progress.update(task, advance=1, description=f"{name} seed {s}")
+            done[0] += 1
+            progress.update(task, completed=done[0] * world.end)
 
-        result = simulate(world, policies, run_seeds, on_run=advance)
+        def tick(name: str, s: int, minute: int) -> None:
+            progress.update(
+                task,
+                completed=done[0] * world.end + minute,
+                description=f"{name} seed {s} day {minute // 1440 + 1}",
+            )
+
+        result = simulate(world, policies, run_seeds, on_run=advance, on_progress=tick)
     summary = result.summary()
     summary["cluster"] = cluster_summary(data)
     summary["weeks"] = weeks

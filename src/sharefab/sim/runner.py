@@ -36,6 +36,7 @@ def simulate(
     params: SimParams | None = None,
     keep_records: bool = False,
     on_run: Callable[[str, int], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> Simulation:
     """Every policy on every seed; a seed's random streams are shared by all policies."""
     out = Simulation(seeds=list(seeds))
@@ -46,7 +47,8 @@ def simulate(
     for seed in seeds:
         scenario = make_scenario(world, seed, params)
         for name in policies:
-            record = get_policy(name)(world, scenario)
+            tick = (lambda m, n=name, s=seed: on_progress(n, s, m)) if on_progress else None
+            record = get_policy(name)(world, scenario, tick)
             out.metrics[name].append(run_metrics(record, world))
             out.daily[name].append(daily_utilisation(record, world))
             out.lateness[name].extend(lateness_hours(record))

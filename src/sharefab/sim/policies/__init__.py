@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from sharefab.sim.arrivals import Scenario
 from sharefab.sim.record import RunRecord
 from sharefab.sim.world import World
 
-Policy = Callable[[World, Scenario], RunRecord]
+Progress = Callable[[int], None]
+"""Told the simulated minute now and then (once per simulated day at most)."""
+
+
+class Policy(Protocol):
+    """Plays a scenario in a world and records what happened."""
+
+    def __call__(
+        self, world: World, scenario: Scenario, progress: Progress | None = None
+    ) -> RunRecord: ...
+
 
 POLICIES = ("isolated", "greedy", "sharefab")
 

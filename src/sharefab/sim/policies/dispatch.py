@@ -98,6 +98,7 @@ class Dispatcher:
         policy: str,
         candidates: Candidates,
         reject_reason: Callable[[int], str],
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self.world, self.scenario = world, scenario
         self.candidates, self.reject_reason = candidates, reject_reason
@@ -106,6 +107,7 @@ class Dispatcher:
         self.resources = [_Resource() for _ in world.cluster.resources]
         self.orders: dict[int, _Order] = {}
         self._seq = 0
+        self.progress = progress
 
     def _at(self, time: int, kind: str, data: object) -> None:
         self.events.schedule(time, kind, data, PRIORITY[kind])
@@ -125,6 +127,9 @@ class Dispatcher:
         }
         while self.events and (self.events.peek_time() or 0) < self.world.end:
             event = self.events.pop()
+            times = self.record.event_times
+            if self.progress and times and event.time // 1440 > times[-1] // 1440:
+                self.progress(event.time)
             self.record.event_times.append(event.time)
             handlers[event.kind](event.data)
         self._finish()

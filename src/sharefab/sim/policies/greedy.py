@@ -4,12 +4,13 @@ cluster that is expected to finish the operation first."""
 from __future__ import annotations
 
 from sharefab.sim.arrivals import Scenario
+from sharefab.sim.policies import Progress
 from sharefab.sim.policies.dispatch import Dispatcher
 from sharefab.sim.record import RunRecord
 from sharefab.sim.world import World
 
 
-def run_greedy(world: World, scenario: Scenario) -> RunRecord:
+def run_greedy(world: World, scenario: Scenario, progress: Progress | None = None) -> RunRecord:
     """Play `scenario` with every capable resource of the cluster a candidate."""
     return Dispatcher(
         world,
@@ -17,4 +18,5 @@ def run_greedy(world: World, scenario: Scenario) -> RunRecord:
         "greedy",
         lambda order, pos: world.modes[order][pos],
         lambda order: "",
+        progress,
     ).run()

@@ -88,7 +88,9 @@ def _template(directory: str) -> Path:
 _TEMPLATE_DIR = tempfile.TemporaryDirectory(prefix="sharefab-sim-")
 
 
-def run_sharefab(world: World, scenario: Scenario) -> RunRecord:
+def run_sharefab(
+    world: World, scenario: Scenario, progress: Callable[[int], None] | None = None
+) -> RunRecord:
     """Play `scenario` with the platform quoting, booking and replanning every order."""
     template = _template(_TEMPLATE_DIR.name)
     with tempfile.TemporaryDirectory(prefix="sharefab-run-") as tmp:
@@ -96,14 +98,21 @@ def run_sharefab(world: World, scenario: Scenario) -> RunRecord:
         shutil.copy(template, path)
         engine = build_engine(f"sqlite:///{path}")
         try:
-            return _Run(world, scenario, engine).run()
+            return _Run(world, scenario, engine, progress).run()
         finally:
             engine.dispose()
 
 
 class _Run:
-    def __init__(self, world: World, scenario: Scenario, engine: Engine) -> None:
+    def __init__(
+        self,
+        world: World,
+        scenario: Scenario,
+        engine: Engine,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         self.world, self.scenario, self.engine = world, scenario, engine
+        self.progress = progress
         self.record = RunRecord(policy="sharefab", seed=scenario.seed, end=world.end)
         self.events = EventQueue()
         n = len(world.cluster.resources)
@@ -180,6 +189,9 @@ class _Run:
         }
         while self.events and (self.events.peek_time() or 0) < self.world.end:
             event = self.events.pop()
+            times = self.record.event_times
+            if self.progress and times and event.time // 1440 > times[-1] // 1440:
+                self.progress(event.time)
             self.record.event_times.append(event.time)
             if event.kind == WAKE:
                 self.wakes.discard(event.time)
