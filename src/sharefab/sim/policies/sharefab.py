@@ -275,14 +275,7 @@ class _Run:
                     .order_by(Booking.starts_at, Booking.id)
                 )
             )
-            nxt = session.scalar(
-                select(func.min(Booking.starts_at))
-                .where(Booking.status == BookingStatus.committed)
-                .where(Booking.starts_at > moment(now))
-            )
             session.expunge_all()
-        if nxt is not None:
-            self._wake(minute_of(nxt))
         for b in due:
             r = self.resource_index[b.resource_id]
             if self.running[r] is not None or self.down_until[r] > now:
@@ -317,6 +310,14 @@ class _Run:
             self.version[r] += 1
             self._at(ex.end, COMPLETE, (r, self.version[r]))
             self.started.add(order)
+        with self._services(now) as session:  # after the loop: late starts may have replanned
+            nxt = session.scalar(
+                select(func.min(Booking.starts_at))
+                .where(Booking.status == BookingStatus.committed)
+                .where(Booking.starts_at > moment(now))
+            )
+        if nxt is not None:
+            self._wake(minute_of(nxt))
 
     def _complete(self, data: tuple[int, int]) -> None:
         r, version = data
