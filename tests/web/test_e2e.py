@@ -111,3 +111,67 @@ def test_buyer_provider_operator_in_a_browser(
     assert buyer.locator("h1 .badge").inner_text() == "Completed"
     escrow = buyer.get_by_text("released to providers").inner_text()
     assert "released to providers CN¥0.00" not in escrow
+
+
+def test_provider_publishes_and_withdraws_capacity_by_drag(
+    browser: Any,
+    screenshots: dict[str, Any],
+    live_server: str,
+    engine: Engine,
+    app_client: TestClient,
+    tenants: Tenants,
+) -> None:
+    """Dragging across a resource's row publishes a window; clicking a window withdraws it."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the browser test runs once, on SQLite; the page tests cover PostgreSQL")
+    api = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    site = make_site(api, city="Kunshan")
+    mill = make_resource(api, site["id"], name="DMU 50 five-axis")
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    window = {
+        "resource_id": mill["id"],
+        "starts_at": (day + timedelta(days=2, hours=1)).isoformat(),
+        "ends_at": (day + timedelta(days=2, hours=9)).isoformat(),
+    }
+    created(api.post("/api/v1/capacity-windows", json=window))
+
+    def windows() -> int:
+        resp = api.get("/api/v1/capacity-windows", params={"resource_id": mill["id"]})
+        return int(resp.json()["total"])
+
+    page = _sign_in(browser, live_server, tenants["provider2"].email)
+    screenshots["provider"] = page
+    page.goto("/provider/calendar")
+    page.locator("#calendar[data-ready]").wait_for()
+
+    def pixel(moment: datetime) -> tuple[float, float]:
+        x, y = page.evaluate(
+            """([t]) => echarts.getInstanceByDom(document.getElementById("calendar"))
+                 .convertToPixel({ xAxisIndex: 0, yAxisIndex: 0 }, [t, 0])""",
+            [moment.timestamp() * 1000],
+        )
+        box = page.locator("#calendar").bounding_box()
+        return box["x"] + x, box["y"] + y
+
+    # Drag over day 4, 01:00 to 09:00 UTC, on the mill's row: the publish form fills in.
+    x0, y = pixel(day + timedelta(days=4, hours=1))
+    x1, _ = pixel(day + timedelta(days=4, hours=9))
+    page.mouse.move(x0, y - 4)
+    page.mouse.down()
+    page.mouse.move(x1, y + 4, steps=10)
+    page.mouse.up()
+    page.wait_for_function("document.querySelector('#w-start').value.length > 0")
+    assert page.locator("#w-resource").input_value() == str(mill["id"])
+    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("status").filter(has_text="Published").wait_for()
+    assert windows() == 2
+
+    # Click the first window: the withdraw form selects it; withdraw.
+    page.goto("/provider/calendar")
+    page.locator("#calendar[data-ready]").wait_for()
+    cx, cy = pixel(day + timedelta(days=2, hours=5))
+    page.mouse.click(cx, cy)
+    assert page.locator("#withdraw-id").input_value() != ""
+    page.get_by_role("button", name="Withdraw", exact=True).click()
+    page.get_by_role("status").filter(has_text="Window withdrawn").wait_for()
+    assert windows() == 1

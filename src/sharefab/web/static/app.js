@@ -139,6 +139,8 @@
 
   function wireBrush(chart, spec) {
     var form = document.getElementById(spec.brush.form);
+    // Dragging on the calendar selects a span at once (no need to pick the tool first).
+    chart.dispatchAction({ type: "takeGlobalCursor", key: "brush", brushOption: { brushType: "rect", brushMode: "single" } });
     chart.on("brushSelected", function (params) {
       var area = params.batch[0] && params.batch[0].areas[0];
       if (!area || !area.coordRange) return;
@@ -160,10 +162,17 @@
       var it = spec.items[p.dataIndex];
       if (!it || !it.window) return;
       var form = document.getElementById(spec.clickForm);
-      form.querySelector("[name=window_id]").value = it.id;
+      var select = form.querySelector("[name=window_id]");
+      if (!select.querySelector('option[value="' + it.id + '"]')) {
+        var option = document.createElement("option");
+        option.value = String(it.id);
+        option.textContent = it.tooltip.replace(/<br>/g, " · ");
+        select.appendChild(option);
+      }
+      select.value = String(it.id);
       var label = form.querySelector("[data-selected]");
       if (label) label.textContent = it.tooltip.replace(/<br>/g, " · ");
-      form.querySelector("button").disabled = false;
+      select.focus();
     });
   }
 
