@@ -119,7 +119,9 @@ def _order_form(
     defaults = {
         "reference": f"PO-{now.astimezone(DISPLAY_TZ):%y%m%d-%H%M%S}",
         "quantity": 50,
-        "due_at": Formatter(locale).input_value(now + timedelta(days=14)),
+        "due_at": (now.astimezone(DISPLAY_TZ) + timedelta(days=14))
+        .replace(hour=18, minute=0, second=0, microsecond=0)
+        .strftime("%Y-%m-%dT%H:%M"),
         "steps": [{} for _ in range(ROUTING_ROWS)],
     }
     merged = {**defaults, **values}
