@@ -58,3 +58,11 @@ def test_steps_start_only_after_their_inputs(world: World, runs: tuple[RunRecord
                 world.resource_site[e.resource]
             ]
             assert e.start >= pred.end + ride
+
+
+def test_the_services_accept_every_shop_floor_report(runs: tuple[RunRecord, ...]) -> None:
+    """The simulator follows the platform's state machine: no start, completion or breakdown
+    report is refused, and breakdowns were reported."""
+    notes = runs[0].notes
+    assert notes.get("breakdowns", 0) > 0
+    assert not {"start_refused", "complete_refused", "replan_failed"} & set(notes)
