@@ -42,6 +42,9 @@ def simulate_command(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (mean and 95 % CI).")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes to run seeds and policies in.")
+    ] = 1,
     chart_dir: Annotated[
         Path | None, typer.Option("--charts", help="Write PNG charts into this directory.")
     ] = None,
@@ -92,7 +95,9 @@ def simulate_command(
                 description=f"{name} seed {s} day {minute // 1440 + 1}",
             )
 
-        result = simulate(world, policies, run_seeds, on_run=advance, on_progress=tick)
+        result = simulate(
+            world, policies, run_seeds, on_run=advance, on_progress=tick, workers=workers
+        )
     summary = result.summary()
     summary["cluster"] = cluster_summary(data)
     summary["weeks"] = weeks

@@ -82,3 +82,10 @@ def test_breakdowns_pause_work(world: World) -> None:
     record = get_policy("greedy")(world, make_scenario(world, 1))
     assert record.notes.get("breakdowns", 0) > 0
     assert all(e.end - e.start >= e.busy for e in record.executions)
+
+
+def test_a_process_pool_gives_the_same_figures(world: World) -> None:
+    """Running seeds and policies in two processes changes nothing in the results."""
+    one = simulate(world, ["isolated", "greedy"], [1, 2]).summary()
+    two = simulate(world, ["isolated", "greedy"], [1, 2], workers=2).summary()
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
