@@ -89,3 +89,13 @@ def test_a_process_pool_gives_the_same_figures(world: World) -> None:
     one = simulate(world, ["isolated", "greedy"], [1, 2]).summary()
     two = simulate(world, ["isolated", "greedy"], [1, 2], workers=2).summary()
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+
+
+@pytest.mark.parametrize("policy", ["isolated", "greedy"])
+def test_work_starts_inside_capacity_windows(world: World, policy: str) -> None:
+    """Every step starts inside a window of its resource that holds its planned time."""
+    record = get_policy(policy)(world, make_scenario(world, 1))
+    for e in record.executions:
+        window = world.window_at(e.resource, e.start)
+        assert window is not None
+        assert e.start + e.planned <= window[1]

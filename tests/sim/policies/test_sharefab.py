@@ -66,3 +66,13 @@ def test_the_services_accept_every_shop_floor_report(runs: tuple[RunRecord, ...]
     notes = runs[0].notes
     assert notes.get("breakdowns", 0) > 0
     assert not {"start_refused", "complete_refused", "replan_failed"} & set(notes)
+
+
+def test_booked_work_starts_inside_capacity_windows(
+    world: World, runs: tuple[RunRecord, ...]
+) -> None:
+    """Every step the platform booked starts inside a window of its resource that holds it."""
+    for e in runs[0].executions:
+        window = world.window_at(e.resource, e.start)
+        assert window is not None
+        assert e.start + e.planned <= window[1]

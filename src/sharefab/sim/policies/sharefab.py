@@ -290,6 +290,16 @@ class _Run:
             if ready > now:
                 self._wake(ready)
                 continue
+            planned = next((m for rr, m in w.modes[order][pos] if rr == r), None)
+            if planned is None:
+                planned = max(1, minute_of(b.ends_at) - minute_of(b.starts_at))
+            window = w.window_at(r, now)
+            if window is None or now + planned > window[1]:
+                # late, and no longer fits this shift: like any factory, wait for one it fits
+                later = w.fit_start(r, now, planned)
+                if later is not None:
+                    self._wake(later)
+                continue
             provider = self.principals[w.resource_org[r]]
             try:
                 with self._services(now) as session:
@@ -299,9 +309,6 @@ class _Run:
             except SharefabError:
                 self.record.note("start_refused")
                 continue
-            planned = next((m for rr, m in w.modes[order][pos] if rr == r), None)
-            if planned is None:
-                planned = max(1, minute_of(b.ends_at) - minute_of(b.starts_at))
             actual = self.scenario.actual_minutes(order, pos, planned)
             ex = Execution(order, pos, r, now, now + actual, actual, planned)
             self.record.executions.append(ex)
