@@ -69,3 +69,15 @@ def test_a_cluster_file_shorter_than_the_run_repeats_its_windows(tmp_path: Path)
     assert "isolated" in result.stdout
     assert "greedy" in result.stdout
     assert "sharefab" not in result.stdout
+
+
+def test_markdown_results_name_the_command(tmp_path: Path) -> None:
+    """--markdown writes the table with the command that reproduces it."""
+    out = tmp_path / "results.md"
+    args = ["simulate", "--size", "S", "--weeks", "1", "--policy", "greedy", "--markdown", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "| on-time rate" in text
+    assert "greedy" in text
+    assert "--weeks" in text

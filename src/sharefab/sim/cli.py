@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sharefab.gen import SIZES, cluster_summary
 from sharefab.gen.instance import ClusterInputError, read_cluster
 from sharefab.sim.policies import POLICIES
-from sharefab.sim.report import charts, table
+from sharefab.sim.report import charts, results_page, table
 from sharefab.sim.runner import simulate
 from sharefab.sim.world import build_world, cluster_for
 
@@ -45,6 +45,10 @@ def simulate_command(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Processes to run seeds and policies in.")
     ] = 1,
+    markdown_out: Annotated[
+        Path | None,
+        typer.Option("--markdown", help="Also write the results as Markdown (with the command)."),
+    ] = None,
     chart_dir: Annotated[
         Path | None, typer.Option("--charts", help="Write PNG charts into this directory.")
     ] = None,
@@ -102,6 +106,15 @@ def simulate_command(
     summary["cluster"] = cluster_summary(data)
     summary["weeks"] = weeks
     written = charts(chart_dir, result.daily, result.lateness) if chart_dir else []
+    if markdown_out is not None:
+        markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        source = f"--cluster {cluster}" if cluster is not None else f"--size {size}"
+        which = "--compare" if compare else f"--policy {','.join(policies)}"
+        command = (
+            f"sharefab simulate {source} --weeks {weeks} --seed {seed} --seeds {seeds} {which}"
+        )
+        markdown_out.write_text(results_page(summary, command))
+        written.append(markdown_out)
     if json_output:
         sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
         return

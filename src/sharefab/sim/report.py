@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,28 @@ def markdown(summary: Mapping[str, Any]) -> str:
             lo, hi = c["ci95"]
             cells.append(f"{_fmt(metric, c['mean'])} [{_fmt(metric, lo)}, {_fmt(metric, hi)}]")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def results_page(summary: Mapping[str, Any], command: str) -> str:
+    """A Markdown page of results: the command that reproduces them, the cluster, the table."""
+    cluster = summary.get("cluster", {})
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Simulation results",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Measured {when}; seeds {', '.join(str(s) for s in summary['seeds'])}; "
+        f"{summary.get('weeks', '?')} weeks; cluster: {cluster.get('organizations', '?')} "
+        f"organisations, {cluster.get('resources', '?')} resources, "
+        f"{cluster.get('orders', '?')} orders. Mean [95 % confidence interval] over the seeds.",
+        "",
+        markdown(summary),
+        "",
+    ]
     return "\n".join(lines)
 
 
