@@ -19,6 +19,7 @@ simulator's, the same as for the other policies; the plan is the platform's.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import shutil
 import tempfile
@@ -73,9 +74,12 @@ def minute_of(at: datetime) -> int:
 
 
 @lru_cache(maxsize=1)
-def _template(directory: str) -> Path:
-    """A migrated database with the taxonomy loaded, copied for each run."""
+def _template() -> Path:
+    """A migrated database with the taxonomy loaded (made once per process, removed at exit),
+    copied for each run."""
     import_all_models()
+    directory = tempfile.mkdtemp(prefix="sharefab-sim-")
+    atexit.register(shutil.rmtree, directory, True)
     path = Path(directory) / "template.db"
     engine = build_engine(f"sqlite:///{path}")
     upgrade(engine)
@@ -85,14 +89,11 @@ def _template(directory: str) -> Path:
     return path
 
 
-_TEMPLATE_DIR = tempfile.TemporaryDirectory(prefix="sharefab-sim-")
-
-
 def run_sharefab(
     world: World, scenario: Scenario, progress: Callable[[int], None] | None = None
 ) -> RunRecord:
     """Play `scenario` with the platform quoting, booking and replanning every order."""
-    template = _template(_TEMPLATE_DIR.name)
+    template = _template()
     with tempfile.TemporaryDirectory(prefix="sharefab-run-") as tmp:
         path = Path(tmp) / "run.db"
         shutil.copy(template, path)
