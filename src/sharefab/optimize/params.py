@@ -50,7 +50,7 @@ class PortfolioParams:
 
     tabu_first: float = 0.03
     cpsat_share: float = 0.5
-    plain_cpsat_share: float = 0.4
+    plain_cpsat_share: float = 0.5
     lns_after_cpsat: bool = True
     slice_s: float = 3.0
 

@@ -219,7 +219,11 @@ def run_portfolio(
         budget = pp.cpsat_share * (deadline - time.perf_counter())
         if not done() and budget > 0.05:
             # B1: the model with the redundant bounds, one worker, beside the tabu processes
-            split = pp.plain_cpsat_share if params.cpsat.redundant_cumulative else 0.0
+            # the plain-model phase gets a share proportional to how rigid the routing is (the
+            # fraction of operations with one eligible resource): CP-SAT's own search is strong
+            # there, while tabu and the bounds pay off where the routing is flexible
+            rigid = sum(len(op.modes) == 1 for op in data.operations) / data.num_operations
+            split = pp.plain_cpsat_share * rigid if params.cpsat.redundant_cumulative else 0.0
             _improve_or_prove(data, params, inc, (1 - split) * budget, seed, offer, done, bound, 1)
             # B2: the plain model with every worker (CP-SAT's own LNS workers), tabu waiting:
             # it searches better on instances with little flexibility; the bound is banked
