@@ -439,3 +439,8 @@ def end_downtime(session: Session, resource_id: int, at: datetime) -> int:
 def taxonomy(session: Session) -> list[Capability]:
     """Every capability of the taxonomy, by code (for pickers)."""
     return list(session.scalars(repository.list_capabilities(None, None)))
+
+
+def family_names() -> dict[str, tuple[str, str]]:
+    """Each capability family's (English, Chinese) name, by family code."""
+    return {f.code: (f.name, f.name_zh) for f in load_taxonomy().families}

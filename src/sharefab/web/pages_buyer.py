@@ -112,9 +112,11 @@ def _order_form(
 ) -> Response:
     locale = negotiate(request)
     families: dict[str, list[tuple[str, str]]] = {}
+    family_names = capacity.family_names()
     for cap in capacity.taxonomy(db):
         name = cap.name_zh if locale == "zh_Hans" and cap.name_zh else cap.name
-        families.setdefault(cap.family, []).append((cap.code, name))
+        family = family_names.get(cap.family, (cap.family, cap.family))
+        families.setdefault(family[1 if locale == "zh_Hans" else 0], []).append((cap.code, name))
     now = utcnow()
     defaults = {
         "reference": f"PO-{now.astimezone(DISPLAY_TZ):%y%m%d-%H%M%S}",

@@ -74,7 +74,8 @@ def dashboard(db: Session, p: Principal, request: Request) -> Dashboard:
     horizon: Span = (first, first + timedelta(days=HORIZON_DAYS))
     fmt = Formatter(negotiate(request))
 
-    family_of = {c.code: c.family for c in capacity.taxonomy(db)}
+    taxonomy = capacity.taxonomy(db)
+    family_of = {c.code: c.family for c in taxonomy}
     sites = {s.id: s for s in db.scalars(capacity.visible_sites(p, None, None))}
     resources = list(db.scalars(capacity.visible_resources(p)))
     by_id = {r.id: r for r in resources}
@@ -102,9 +103,12 @@ def dashboard(db: Session, p: Principal, request: Request) -> Dashboard:
         for r in resources
     }
     families, series = charts.idle_hours_by_group(offered, booked, groups, horizon)
+    zh = fmt.locale == "zh_Hans"
+    family_names = capacity.family_names()
+    cap_names = {c.code: (c.name_zh if zh and c.name_zh else c.name) for c in taxonomy}
     idle_total = sum(sum(data) for _, data in series)
     idle_chart = charts.bar(
-        families,
+        [family_names.get(f, (f, f))[1 if zh else 0] for f in families],
         [(region, data) for region, data in series],
         stacked=True,
         horizontal=True,
@@ -181,7 +185,7 @@ def dashboard(db: Session, p: Principal, request: Request) -> Dashboard:
             pressure[code] = 9.99  # demanded, nothing offered: the worst bottleneck
     top = sorted(pressure.items(), key=lambda kv: -kv[1])[:8]
     bottleneck_chart = charts.bar(
-        [code for code, _ in top],
+        [cap_names.get(code, code) for code, _ in top],
         [(translate(request, "Demand / offered capacity"), [round(v * 100, 1) for _, v in top])],
         horizontal=True,
         unit="%",
@@ -272,6 +276,9 @@ def reoptimise(request: Request, db: SessionDep, viewer: PostViewerDep) -> Respo
     try:
         report = replan.reoptimise(db, time_limit=limit).as_dict()
         context["report"] = report
+        context["resource_names"] = {
+            r.id: r.name for r in db.scalars(capacity.visible_resources(viewer.principal))
+        }
     except SharefabError as exc:
         db.rollback()
         context["error"] = exc.detail

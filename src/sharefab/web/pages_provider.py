@@ -81,9 +81,11 @@ def provider_home(request: Request, db: SessionDep, viewer: ViewerDep) -> Respon
         by_site.setdefault(r.site_id, []).append(r)
     locale = negotiate(request)
     families: dict[str, list[tuple[str, str]]] = {}
+    family_names = capacity.family_names()
     for cap in capacity.taxonomy(db):
         name = cap.name_zh if locale == "zh_Hans" and cap.name_zh else cap.name
-        families.setdefault(cap.family, []).append((cap.code, name))
+        family = family_names.get(cap.family, (cap.family, cap.family))
+        families.setdefault(family[1 if locale == "zh_Hans" else 0], []).append((cap.code, name))
     return render(
         request,
         viewer,
