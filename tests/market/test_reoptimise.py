@@ -81,3 +81,40 @@ def test_nothing_to_move(app_client: TestClient, tenants: Tenants) -> None:
     """With no bookings waiting, re-optimising moves nothing."""
     op = TestClient(app_client.app, headers=tenants["operator"].headers)
     assert op.post("/api/v1/plans/reoptimise").json()["moved"] == []
+
+
+def test_short_and_long_steps_share_a_machine(app_client: TestClient, tenants: Tenants) -> None:
+    """A machine with a short and a long window keeps both bookings valid when re-optimised:
+    the solver sees all of a machine's free time, not only spans long enough for one step."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    owner = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    mill = make_resource(owner, make_site(owner)["id"], rate=20000)
+    for start_h, end_h in ((2, 3), (5, 15)):
+        created(
+            owner.post(
+                "/api/v1/capacity-windows",
+                json={
+                    "resource_id": mill["id"],
+                    "starts_at": (now + timedelta(hours=start_h)).isoformat(),
+                    "ends_at": (now + timedelta(hours=end_h)).isoformat(),
+                },
+            )
+        )
+    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
+    for ref, units in (("LONG", 20), ("SHORT", 1)):
+        body = order_body(
+            ref,
+            quantity=units,
+            release_at=now.isoformat(),
+            due_at=(now + timedelta(days=2)).isoformat(),
+            operations=[
+                {"capability_code": "milling.cnc.5axis", "setup_minutes": 10, "unit_seconds": 900}
+            ],
+        )
+        order = created(acme.post("/api/v1/orders", json=body))
+        quote = created(acme.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+        created(acme.post(f"/api/v1/quotes/{quote['id']}/accept"))
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    report = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5}).json()
+    assert report["unplaced"] == []
+    assert report["promised_dates_changed"] == []

@@ -28,7 +28,7 @@ from sharefab.market.planning import Frame, OrderProblem, StepCandidates, build_
 from sharefab.optimize.data import Objective, ObjectiveTerm
 from sharefab.optimize.result import Assignment
 from sharefab.optimize.solve import solve
-from sharefab.optimize.validate import validate
+from sharefab.optimize.validate import objective_values, validate
 from sharefab.orders.models import Order
 
 REPLAN_SECONDS = 5.0
@@ -100,6 +100,7 @@ def replan(
     unavailable: dict[int, list[Span]] | None = None,
     time_limit: float = REPLAN_SECONDS,
     penalties: tuple[float, float] = (SAME_PROVIDER_PENALTY, OTHER_PROVIDER_PENALTY),
+    only_if_better: bool = False,
 ) -> ReplanReport:
     """Re-place `seeds` (and the later steps of their orders) without moving anything else.
 
@@ -108,7 +109,9 @@ def replan(
     database never holds two live bookings over one slot, not even within the transaction.
     """
     with session.no_autoflush:
-        return _replan(session, seeds, reason, earliest, unavailable, time_limit, penalties)
+        return _replan(
+            session, seeds, reason, earliest, unavailable, time_limit, penalties, only_if_better
+        )
 
 
 def _replan(
@@ -119,6 +122,7 @@ def _replan(
     unavailable: dict[int, list[Span]] | None,
     time_limit: float,
     penalties: tuple[float, float],
+    only_if_better: bool,
 ) -> ReplanReport:
     from sharefab.market import service as market
 
@@ -145,7 +149,7 @@ def _replan(
         kept = [
             b for b in repository.bookings_of_order(session, order_id) if b.id not in moving_ids
         ]
-        release = max([now, *(b.ends_at for b in kept)])
+        release = max([now, order.release_at, *(b.ends_at for b in kept)])
         releases[order_id] = frame.minute(release)
         for b in bookings:
             originals[(order_id, b.operation_id)] = b
@@ -178,6 +182,19 @@ def _replan(
     )
     initial = _current_plan(problem, orders_list, steps_list, originals)
     result = solve(problem.data, time_limit=time_limit, workers=1, seed=0, initial=initial or None)
+    if only_if_better:
+        # An optional improvement: apply it only if it beats the plan as it stands, which
+        # must itself still be valid (otherwise nothing is moved and the reason is reported).
+        if not initial or validate(problem.data, initial):
+            report.unplaced.append(
+                {"reason": "the current plan no longer fits the capacity; nothing was moved"}
+            )
+            return report
+        current = objective_values(
+            problem.data, sorted(initial, key=lambda a: (a.job, a.operation))
+        )
+        if not result.feasible or tuple(result.objectives) >= current:
+            return report
     if not result.feasible or validate(problem.data, result.schedule):
         raise Conflict(
             f"replanning after '{reason}' found no valid plan within {time_limit:.0f} s; "
@@ -310,4 +327,5 @@ def reoptimise(session: Session, time_limit: float = 30.0) -> ReplanReport:
         now,
         time_limit=time_limit,
         penalties=REOPTIMISE_PENALTIES,
+        only_if_better=True,
     )

@@ -117,6 +117,7 @@ def collect_candidates(
         org: reputation.matching_weight(session, org)
         for org in {r.organization_id for r in _all_resources(rows_by_op)}
     }
+    free_spans: dict[int, list[tuple[int, int]]] = {}
     for op in order.operations:
         step = StepCandidates(operation=op)
         for resource, cap, site in rows_by_op[op.id]:
@@ -125,12 +126,14 @@ def collect_candidates(
                 step.excluded.append(Excluded(resource, site, reason))
                 continue
             minutes = duration_on(op, resource)
-            free = [
-                s
-                for s in free_minutes(frame, windows[resource.id], busy[resource.id])
-                if s[1] - s[0] >= minutes
-            ]
-            if not free:
+            # The solver sees all of the resource's free time (the same for every operation
+            # that may use it); the operation qualifies if some free span is long enough.
+            free = free_spans.get(resource.id)
+            if free is None:
+                free = free_spans[resource.id] = free_minutes(
+                    frame, windows[resource.id], busy[resource.id]
+                )
+            if not any(b - a >= minutes for a, b in free):
                 step.excluded.append(
                     Excluded(
                         resource,
@@ -205,11 +208,16 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
         schedule = tuple(sorted(result.schedule))
         if validate(problem.data, schedule):
             continue  # never offer a plan the independent validator rejects
-        if schedule in seen:  # the same plan wins twice: one quote, both labels
-            seen[schedule].breakdown.setdefault("also_best_for", []).append(option)
+        offer = seen.get(schedule) or _price(session, option, problem, order, list(schedule))
+        twin = next(
+            (p for p in priced if (p.total, p.promised_at) == (offer.total, offer.promised_at)),
+            None,
+        )
+        if twin is not None:  # the same price and date win twice: one quote, both labels
+            twin.breakdown.setdefault("also_best_for", []).append(option)
             continue
-        seen[schedule] = _price(session, option, problem, order, list(schedule))
-        priced.append(seen[schedule])
+        seen[schedule] = offer
+        priced.append(offer)
     if not priced:
         raise Conflict(
             f"no schedule for order {order.id} fits the free capacity in the next "
