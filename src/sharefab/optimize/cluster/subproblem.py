@@ -12,9 +12,9 @@ outside the neighbourhood is fixed and enters as data:
 - an order's due date becomes ``max(due, latest end of its fixed operations)``, so the order's
   tardiness in the sub-problem differs from its true tardiness by a constant.
 
-The sub-problem's objective (``tardiness_weight`` x weighted tardiness + cost) therefore differs
-from the cluster objective by a constant, and the current placement (the hint) is feasible: a
-solved sub-problem never makes the plan worse.
+The sub-problem's weighted tardiness and cost therefore differ from the cluster's by constants,
+and the current placement (the hint) is feasible: a solved sub-problem never makes the plan
+worse (the planner still compares the true objective before it accepts an answer).
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ class SubProblem:
     tc: tuple[tuple[int, ...], ...]
     job_weight: tuple[int, ...]
     job_due: tuple[int | None, ...]  # effective due date (see the module docstring)
-    tardiness_weight: int
 
     @property
     def size(self) -> int:
@@ -212,8 +211,6 @@ def extract(
             due = max(due, fixed_end)
         due_eff.append(due)
     tc = tuple(tuple(x.tc[a][b] for b in sites) for a in sites)
-    spread = sum(max(m.cost for m in op.modes) - min(m.cost for m in op.modes) for op in ops)
-    spread += len(arcs) * max(max(row) for row in tc)
     return SubProblem(
         tag=tag,
         kind=kind,
@@ -228,5 +225,4 @@ def extract(
         tc=tc,
         job_weight=tuple(x.weight[j] for j in jobs),
         job_due=tuple(due_eff),
-        tardiness_weight=spread + 1,
     )
