@@ -59,7 +59,9 @@ def load_instance(size: str | None, path: Path | None, seed: int) -> Loaded:
         doc = json.loads(path.read_text())
         if isinstance(doc, dict) and doc.get("format") == "sharefab-instance":
             data = instance_from_dict(doc)
-            return Loaded(path.name, data, None, time.perf_counter() - t0)
+            horizon = doc.get("horizon")  # written by `sharefab gen cluster --instance`
+            horizon = horizon if isinstance(horizon, int) else None
+            return Loaded(path.name, data, horizon, time.perf_counter() - t0)
         cluster = cluster_from_dict(doc)
         name = path.name
     else:

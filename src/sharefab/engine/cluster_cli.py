@@ -70,7 +70,9 @@ def gen_cluster_command(
         except ProblemDataError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
-        out.write_text(json.dumps(to_dict(data), separators=(",", ":")) + "\n")
+        doc = to_dict(data)
+        doc["horizon"] = cluster.spec.horizon_min  # published windows end here (utilisation)
+        out.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     else:
         out.write_text(cluster_to_json(cluster) + "\n")
     s = cluster_summary(cluster)
