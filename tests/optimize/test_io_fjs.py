@@ -6,7 +6,7 @@ import pytest
 
 from sharefab.optimize.io_fjs import FjsFormatError, format_fjs, parse_fjs, read_fjs
 
-BENCH = Path("/work/shared/benchmarks/fjsp/brandimarte")
+BENCH = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "fjsp" / "brandimarte"
 
 TINY = """2 3 1.5
 2 1 1 5 2 2 4 3 6

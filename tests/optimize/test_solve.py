@@ -12,7 +12,7 @@ from sharefab.optimize.result import Assignment, Result, Status
 from sharefab.optimize.solve import solve
 from sharefab.optimize.validate import validate
 
-BENCH = Path("/work/shared/benchmarks/fjsp/brandimarte")
+BENCH = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "fjsp" / "brandimarte"
 
 
 def test_operation_longer_than_every_window_is_infeasible() -> None:
