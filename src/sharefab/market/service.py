@@ -197,7 +197,6 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
     _unplaceable(order, steps)
     budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
     priced: list[Priced] = []
-    seen: dict[tuple[Assignment, ...], Priced] = {}
     for option, objective in OPTIONS.items():
         problem = build_problem(frame, [order], [steps], objective)
         with timed("quote") as run:
@@ -208,7 +207,7 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
         schedule = tuple(sorted(result.schedule))
         if validate(problem.data, schedule):
             continue  # never offer a plan the independent validator rejects
-        offer = seen.get(schedule) or _price(session, option, problem, order, list(schedule))
+        offer = _price(session, option, problem, order, list(schedule))
         twin = next(
             (p for p in priced if (p.total, p.promised_at) == (offer.total, offer.promised_at)),
             None,
@@ -216,7 +215,6 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
         if twin is not None:  # the same price and date win twice: one quote, both labels
             twin.breakdown.setdefault("also_best_for", []).append(option)
             continue
-        seen[schedule] = offer
         priced.append(offer)
     if not priced:
         raise Conflict(
