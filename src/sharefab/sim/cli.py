@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sharefab.gen import SIZES, cluster_summary
 from sharefab.gen.instance import ClusterInputError, read_cluster
+from sharefab.sim.params import SimParams
 from sharefab.sim.policies import POLICIES
 from sharefab.sim.report import charts, results_page, table
 from sharefab.sim.runner import simulate
@@ -42,6 +43,12 @@ def simulate_command(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (mean and 95 % CI).")
     ] = False,
+    buyer_picks: Annotated[
+        str,
+        typer.Option(
+            help="sharefab policy: the quote buyers accept (balanced, fastest, cheapest)."
+        ),
+    ] = "balanced",
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Processes to run seeds and policies in.")
     ] = 1,
@@ -56,6 +63,11 @@ def simulate_command(
     """Simulate orders arriving, machines breaking down and work running for `--weeks`, under
     one policy or all three (`--compare`), and report utilisation, delivery and money."""
     policies = list(POLICIES) if compare else [p.strip() for p in policy.split(",") if p.strip()]
+    if buyer_picks not in ("balanced", "fastest", "cheapest"):
+        console.print(
+            f"[red]error:[/] --buyer-picks {buyer_picks!r}: balanced, fastest or cheapest"
+        )
+        raise typer.Exit(code=2)
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or not policies:
         console.print(
@@ -100,7 +112,13 @@ def simulate_command(
             )
 
         result = simulate(
-            world, policies, run_seeds, on_run=advance, on_progress=tick, workers=workers
+            world,
+            policies,
+            run_seeds,
+            SimParams(buyer_picks=buyer_picks),
+            on_run=advance,
+            on_progress=tick,
+            workers=workers,
         )
     summary = result.summary()
     summary["cluster"] = cluster_summary(data)
@@ -110,6 +128,8 @@ def simulate_command(
         markdown_out.parent.mkdir(parents=True, exist_ok=True)
         source = f"--cluster {cluster}" if cluster is not None else f"--size {size}"
         which = "--compare" if compare else f"--policy {','.join(policies)}"
+        if buyer_picks != "balanced":
+            which += f" --buyer-picks {buyer_picks}"
         command = (
             f"sharefab simulate {source} --weeks {weeks} --seed {seed} --seeds {seeds} {which}"
         )

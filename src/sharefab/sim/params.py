@@ -41,3 +41,6 @@ class SimParams:
     mtbf_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MTBF_HOURS))
     mttr_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MTTR_HOURS))
     repair_sigma: float = 0.6
+    # Which of the platform's quotes a buyer accepts (the `sharefab` policy): balanced,
+    # fastest or cheapest; the first quote when that option was not offered.
+    buyer_picks: str = "balanced"

@@ -38,7 +38,7 @@ def _play(
     tick: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, float], list[float], list[float], RunRecord]:
     """One policy on one seed: its metrics, daily utilisation, lateness and record."""
-    record = get_policy(name)(world, make_scenario(world, seed, params), tick)
+    record = get_policy(name)(world, make_scenario(world, seed, params), tick, params)
     return (
         run_metrics(record, world),
         daily_utilisation(record, world),

@@ -76,3 +76,13 @@ def test_booked_work_starts_inside_capacity_windows(
         window = world.window_at(e.resource, e.start)
         assert window is not None
         assert e.start + e.planned <= window[1]
+
+
+def test_buyers_may_pick_the_fastest_quote(world: World) -> None:
+    """With buyers accepting the fastest quote, every order is still accounted for."""
+    from sharefab.sim.params import SimParams
+
+    scenario = make_scenario(world, 1)
+    record = run_sharefab(world, scenario, params=SimParams(buyer_picks="fastest"))
+    check_conservation(record, world, sum(a.at < world.end for a in scenario.arrivals))
+    assert record.executions

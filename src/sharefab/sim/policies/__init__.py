@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from sharefab.sim.arrivals import Scenario
+from sharefab.sim.params import SimParams
 from sharefab.sim.record import RunRecord
 from sharefab.sim.world import World
 
@@ -17,7 +18,11 @@ class Policy(Protocol):
     """Plays a scenario in a world and records what happened."""
 
     def __call__(
-        self, world: World, scenario: Scenario, progress: Progress | None = None
+        self,
+        world: World,
+        scenario: Scenario,
+        progress: Progress | None = None,
+        params: SimParams | None = None,
     ) -> RunRecord: ...
 
 

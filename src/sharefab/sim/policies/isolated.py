@@ -5,13 +5,19 @@ lacks), on that factory's own resources; no capacity is lent between factories."
 from __future__ import annotations
 
 from sharefab.sim.arrivals import Scenario
+from sharefab.sim.params import SimParams
 from sharefab.sim.policies import Progress
 from sharefab.sim.policies.dispatch import Dispatcher
 from sharefab.sim.record import RunRecord
 from sharefab.sim.world import World
 
 
-def run_isolated(world: World, scenario: Scenario, progress: Progress | None = None) -> RunRecord:
+def run_isolated(
+    world: World,
+    scenario: Scenario,
+    progress: Progress | None = None,
+    params: SimParams | None = None,
+) -> RunRecord:
     """Play `scenario` with no sharing: a step goes only to the factory that owns it."""
     own = [
         [

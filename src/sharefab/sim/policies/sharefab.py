@@ -6,7 +6,8 @@ every service call runs inside `kit.types.clock_at(that moment)`, so the service
 simulated time as "now". Then, as the simulation unfolds:
 
 * an order arrives: its buyer creates it (`orders.service.create_order`), asks for quotes
-  (`market.service.request_quotes`) and accepts the balanced one (`accept_quote`); an order no
+  (`market.service.request_quotes`) and accepts one (`accept_quote`; the balanced option
+  unless `SimParams.buyer_picks` says otherwise); an order no
   quote can be made for is rejected with the service's reason;
 * a booking's start time comes and the resource is free, working and has the inputs: its
   provider reports it started (`execution.service.report_event`; a late start replans);
@@ -53,6 +54,7 @@ from sharefab.orders.schemas import OperationIn, OrderCreate
 from sharefab.seed import write_cluster
 from sharefab.sim.arrivals import Arrival, Breakdown, Scenario
 from sharefab.sim.events import EventQueue
+from sharefab.sim.params import SimParams
 from sharefab.sim.policies.dispatch import charge_inbound, deliver
 from sharefab.sim.record import Execution, Fate, OrderOutcome, RunRecord
 from sharefab.sim.world import World
@@ -90,7 +92,10 @@ def _template() -> Path:
 
 
 def run_sharefab(
-    world: World, scenario: Scenario, progress: Callable[[int], None] | None = None
+    world: World,
+    scenario: Scenario,
+    progress: Callable[[int], None] | None = None,
+    params: SimParams | None = None,
 ) -> RunRecord:
     """Play `scenario` with the platform quoting, booking and replanning every order."""
     template = _template()
@@ -99,7 +104,8 @@ def run_sharefab(
         shutil.copy(template, path)
         engine = build_engine(f"sqlite:///{path}")
         try:
-            return _Run(world, scenario, engine, progress).run()
+            picks = (params or SimParams()).buyer_picks
+            return _Run(world, scenario, engine, progress, picks).run()
         finally:
             engine.dispose()
 
@@ -111,8 +117,10 @@ class _Run:
         scenario: Scenario,
         engine: Engine,
         progress: Callable[[int], None] | None = None,
+        buyer_picks: str = "balanced",
     ) -> None:
         self.world, self.scenario, self.engine = world, scenario, engine
+        self.buyer_picks = buyer_picks
         self.progress = progress
         self.record = RunRecord(policy="sharefab", seed=scenario.seed, end=world.end)
         self.events = EventQueue()
@@ -249,7 +257,7 @@ class _Run:
             with self._services(self.now) as session:
                 row = orders.create_order(session, buyer, data)
                 quotes = market.request_quotes(session, buyer, row.id)
-                chosen = next((q for q in quotes if q.option == "balanced"), quotes[0])
+                chosen = next((q for q in quotes if q.option == self.buyer_picks), quotes[0])
                 market.accept_quote(session, buyer, chosen.id)
                 for op in row.operations:
                     self.op_of[op.id] = (a.order, position[op.seq])
