@@ -30,10 +30,9 @@ from sharefab.capacity.schemas import (
     WindowUpdate,
 )
 from sharefab.capacity.taxonomy import load_taxonomy
-from sharefab.identity.principal import Principal, readable, writable
+from sharefab.identity.principal import Principal, get_readable, tenant_filters, writable
 from sharefab.kit.errors import Conflict, InvalidInput, NotFound, field_error
 from sharefab.kit.geo import haversine_km
-from sharefab.kit.repository import get_or_404
 from sharefab.kit.timespan import Span, clip, minutes, subtract
 from sharefab.market import service as market
 
@@ -97,18 +96,15 @@ def create_site(session: Session, principal: Principal, data: SiteCreate) -> Sit
 
 def get_site(session: Session, principal: Principal, site_id: int) -> Site:
     """A site the caller may see, or 404."""
-    site = get_or_404(session, Site, site_id, "site")
-    readable(principal, site.organization_id, "site", site_id)
-    return site
+    return get_readable(session, principal, Site, site_id, "site")
 
 
 def visible_sites(
     principal: Principal, organization_id: int | None, region: str | None
 ) -> Select[Site]:
     """Sites the caller may list."""
-    if not principal.is_operator:
-        organization_id = principal.organization_id
-    return repository.list_sites(organization_id, region)
+    narrowed = tenant_filters(principal, {"organization_id": organization_id})
+    return repository.list_sites(narrowed["organization_id"], region)
 
 
 def update_site(session: Session, principal: Principal, site_id: int, data: SiteUpdate) -> Site:
@@ -175,16 +171,12 @@ def create_resource(session: Session, principal: Principal, data: ResourceCreate
 
 def get_resource(session: Session, principal: Principal, resource_id: int) -> Resource:
     """A resource the caller may see, or 404."""
-    resource = get_or_404(session, Resource, resource_id, "resource")
-    readable(principal, resource.organization_id, "resource", resource_id)
-    return resource
+    return get_readable(session, principal, Resource, resource_id, "resource")
 
 
 def visible_resources(principal: Principal, **filters: Any) -> Select[Resource]:
     """Resources the caller may list."""
-    if not principal.is_operator:
-        filters["organization_id"] = principal.organization_id
-    return repository.list_resources(**filters)
+    return repository.list_resources(**tenant_filters(principal, filters))
 
 
 def update_resource(
@@ -256,16 +248,12 @@ def create_window(session: Session, principal: Principal, data: WindowCreate) ->
 
 def get_window(session: Session, principal: Principal, window_id: int) -> CapacityWindow:
     """A capacity window the caller may see, or 404."""
-    window = get_or_404(session, CapacityWindow, window_id, "capacity window")
-    readable(principal, window.organization_id, "capacity window", window_id)
-    return window
+    return get_readable(session, principal, CapacityWindow, window_id, "capacity window")
 
 
 def visible_windows(principal: Principal, **filters: Any) -> Select[CapacityWindow]:
     """Windows the caller may list."""
-    if not principal.is_operator:
-        filters["organization_id"] = principal.organization_id
-    return repository.list_windows(**filters)
+    return repository.list_windows(**tenant_filters(principal, filters))
 
 
 def update_window(

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
 
 from sharefab.identity.models import Role
 from sharefab.kit.errors import Forbidden, NotFound
+from sharefab.kit.repository import get_or_404
+
+
+class Owned(Protocol):
+    """A row that belongs to an organisation."""
+
+    organization_id: int
+
+
+OwnedT = TypeVar("OwnedT", bound=Owned)
 
 # What an API key may be allowed to do; users may do all of it within their role.
 SCOPES = {
@@ -58,3 +71,19 @@ def writable(principal: Principal, owner_id: int, label: str, key: object) -> No
     readable(principal, owner_id, label, key)
     if not principal.owns(owner_id):
         raise Forbidden(f"{label} {key} belongs to another organisation; only its owner changes it")
+
+
+def get_readable(
+    session: Session, principal: Principal, model: type[OwnedT], key: int, label: str
+) -> OwnedT:
+    """The row of `model` with id `key` if the caller may see it; NotFound otherwise."""
+    row = get_or_404(session, model, key, label)
+    readable(principal, row.organization_id, label, key)
+    return row
+
+
+def tenant_filters(principal: Principal, filters: dict[str, Any]) -> dict[str, Any]:
+    """List filters narrowed to the caller's own organisation, unless it is the operator."""
+    if not principal.is_operator:
+        filters["organization_id"] = principal.organization_id
+    return filters

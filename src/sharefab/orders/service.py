@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session
 
 from sharefab.capacity import service as capacity
 from sharefab.capacity.models import Site
-from sharefab.identity.principal import Principal, readable, writable
+from sharefab.identity.principal import Principal, get_readable, tenant_filters, writable
 from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, field_error
-from sharefab.kit.repository import get_or_404
 from sharefab.orders import lifecycle, repository
 from sharefab.orders.models import Operation, Order, OrderStatus
 from sharefab.orders.routing import RoutingError, check_routing
@@ -86,16 +85,12 @@ def create_order(session: Session, principal: Principal, data: OrderCreate) -> O
 
 def get_order(session: Session, principal: Principal, order_id: int) -> Order:
     """An order the caller may see, with its routing, or 404."""
-    order = get_or_404(session, Order, order_id, "order")
-    readable(principal, order.organization_id, "order", order_id)
-    return order
+    return get_readable(session, principal, Order, order_id, "order")
 
 
 def visible_orders(principal: Principal, **filters: Any) -> Select[Order]:
     """Orders the caller may list: its own, or all for the operator."""
-    if not principal.is_operator:
-        filters["organization_id"] = principal.organization_id
-    return repository.list_orders(**filters)
+    return repository.list_orders(**tenant_filters(principal, filters))
 
 
 def update_order(session: Session, principal: Principal, order_id: int, data: OrderUpdate) -> Order:
