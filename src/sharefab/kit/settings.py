@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         default=60.0, description="Most solver time one request may use (quotes, re-planning)"
     )
     quote_ttl_minutes: int = Field(default=30, ge=1, description="How long a quote stays open")
+    solver_deterministic_time: float | None = Field(
+        default=None,
+        gt=0,
+        description="Reproducible plans: quotes and replans stop on this much CP-SAT "
+        "deterministic time per solve (one worker, fixed seed) instead of the wall clock, so "
+        "the same state gives the same plan on any load (the simulator sets it).",
+    )
     cookie_secure: bool = Field(
         default=False, description="Send session cookies over HTTPS only (set behind TLS)."
     )

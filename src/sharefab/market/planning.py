@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sharefab.capacity.models import Resource, ResourceCapability, Site
 from sharefab.kit import geo
+from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span, clip, subtract
 from sharefab.optimize.data import (
     Job,
@@ -26,6 +27,7 @@ from sharefab.optimize.data import (
 from sharefab.optimize.data import Operation as SolverOperation
 from sharefab.optimize.data import Resource as SolverResource
 from sharefab.optimize.data import Site as SolverSite
+from sharefab.optimize.params import SolveParams
 from sharefab.orders.models import Operation, Order
 from sharefab.orders.routing import operation_minutes
 
@@ -257,3 +259,10 @@ def build_problem(
 def machine_price(minutes: int, hourly_rate_minor: int) -> int:
     """What `minutes` of a resource cost at its hourly rate, rounded half up to a minor unit."""
     return (minutes * hourly_rate_minor * 2 + 60) // 120
+
+
+def solver_params() -> SolveParams | None:
+    """The solver parameters of quotes and replans: reproducible (deterministic time, one
+    worker) when `solver_deterministic_time` is set, else the solver's defaults."""
+    units = get_settings().solver_deterministic_time
+    return None if units is None else SolveParams(deterministic_time=units)

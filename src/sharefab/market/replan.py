@@ -24,7 +24,13 @@ from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
 from sharefab.market import repository
 from sharefab.market.models import Booking, BookingStatus
-from sharefab.market.planning import Frame, OrderProblem, StepCandidates, build_problem
+from sharefab.market.planning import (
+    Frame,
+    OrderProblem,
+    StepCandidates,
+    build_problem,
+    solver_params,
+)
 from sharefab.optimize.data import Objective, ObjectiveTerm
 from sharefab.optimize.result import Assignment
 from sharefab.optimize.solve import solve
@@ -181,7 +187,14 @@ def _replan(
         frame, orders_list, steps_list, OBJECTIVE, fixed_minutes=lambda o: releases[o.id]
     )
     initial = _current_plan(problem, orders_list, steps_list, originals)
-    result = solve(problem.data, time_limit=time_limit, workers=1, seed=0, initial=initial or None)
+    result = solve(
+        problem.data,
+        params=solver_params(),
+        time_limit=time_limit,
+        workers=1,
+        seed=0,
+        initial=initial or None,
+    )
     if only_if_better:
         # An optional improvement: apply it only if it beats the plan as it stands, which
         # must itself still be valid (otherwise nothing is moved and the reason is reported).

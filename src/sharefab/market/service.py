@@ -41,6 +41,7 @@ from sharefab.market.planning import (
     free_minutes,
     machine_price,
     qualify,
+    solver_params,
 )
 from sharefab.optimize.result import Assignment
 from sharefab.optimize.solve import solve
@@ -200,7 +201,9 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
     for option, objective in OPTIONS.items():
         problem = build_problem(frame, [order], [steps], objective)
         with timed("quote") as run:
-            result = solve(problem.data, time_limit=budget, workers=1, seed=0)
+            result = solve(
+                problem.data, params=solver_params(), time_limit=budget, workers=1, seed=0
+            )
             run.status = result.status.value
         if not result.feasible:
             continue

@@ -72,6 +72,11 @@ class SolveParams:
     lns: LnsParams = field(default_factory=LnsParams)
     portfolio: PortfolioParams = field(default_factory=PortfolioParams)
     heuristic_starts: int = 8
+    # Reproducible mode: when set, a solve stops on CP-SAT's deterministic time (this many
+    # units in all, about seconds) instead of the wall clock, on one worker with the given
+    # seed, runs every heuristic start and no wall-clock-driven LNS or portfolio: the same
+    # problem gives the same plan on any load. `time_limit` then only guards against runaways.
+    deterministic_time: float | None = None
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> SolveParams:

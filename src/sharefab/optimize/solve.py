@@ -29,6 +29,9 @@ from sharefab.optimize.result import Assignment, Result, Status
 from sharefab.optimize.validate import objective_values, validate
 
 OnImprove = Callable[[Result], None]
+# In deterministic mode the wall-clock limit is at least this many seconds per unit of
+# deterministic time (a guard against a runaway search, never reached on a sane machine).
+DETERMINISTIC_WALL_GUARD = 20.0
 
 
 class Incumbent:
@@ -151,8 +154,16 @@ def solve(
     on_improve: OnImprove | None = None,
     initial: Sequence[Assignment] | None = None,
 ) -> Result:
-    """Solve ``data`` within ``time_limit`` seconds (wall clock, everything included)."""
+    """Solve ``data`` within ``time_limit`` seconds (wall clock, everything included).
+
+    With ``params.deterministic_time`` set, the search stops on deterministic time instead
+    (one worker, ``seed``): the same input gives the same result however loaded the machine.
+    """
     params = params or SolveParams()
+    if params.deterministic_time is not None:
+        workers = 1
+        # the wall clock only stops a runaway search
+        time_limit = max(time_limit, DETERMINISTIC_WALL_GUARD * params.deterministic_time, 30.0)
     t0 = time.perf_counter()
     # keep a small margin for stopping processes and validating the final plan
     deadline = t0 + time_limit - min(0.3, 0.02 * time_limit)
@@ -166,7 +177,7 @@ def solve(
     starts = max(1, params.heuristic_starts)
     heuristic_budget = t0 + 0.05 * time_limit
     for k in range(starts):
-        if k > 0 and time.perf_counter() > heuristic_budget:
+        if k > 0 and params.deterministic_time is None and time.perf_counter() > heuristic_budget:
             break
         sched = construct(data, seed=seed + k, noise=0.0 if k == 0 else 0.1)
         if sched is not None:
@@ -178,7 +189,7 @@ def solve(
     ):
         return inc.result(Status.OPTIMAL)
 
-    if _plain_fjsp(data) and params.tabu.enabled:
+    if _plain_fjsp(data) and params.tabu.enabled and params.deterministic_time is None:
         status = run_portfolio(data, params, inc, deadline, workers, seed)
     else:
         status = _cpsat_then_lns(data, params, inc, deadline, workers, seed)
@@ -202,6 +213,7 @@ def _cpsat_then_lns(
 ) -> Status:
     """CP-SAT on the whole problem (lexicographic: one stage per term), then LNS."""
     obj = data.objective
+    det = params.deterministic_time
     needed = obj.terms
     horizon = data.horizon()
     if obj.is_makespan and inc.schedule is not None:
@@ -217,8 +229,15 @@ def _cpsat_then_lns(
             all_optimal = False
             break
         budget = left / (len(stages) - k)
+        extra = None
+        if det is not None:
+            # each stage gets its share of the deterministic budget; wall time is only a guard
+            extra = {"max_deterministic_time": max(0.001, det / len(stages))}
         use_lns = (
-            params.lns.enabled and not obj.lexicographic and left > params.lns.min_time_for_lns
+            det is None
+            and params.lns.enabled
+            and not obj.lexicographic
+            and left > params.lns.min_time_for_lns
         )
         if use_lns:
             budget = left * 0.5
@@ -230,7 +249,7 @@ def _cpsat_then_lns(
         def on_solution(sched: list[Assignment], _value: int) -> None:
             inc.offer(sched, "cpsat")
 
-        out = cpsat.run(v, data, budget, workers, seed, params.cpsat, on_solution)
+        out = cpsat.run(v, data, budget, workers, seed, params.cpsat, on_solution, extra=extra)
         if out.schedule is not None:
             inc.offer(out.schedule, "cpsat")
         if k == 0:
