@@ -7,6 +7,7 @@ import typer
 from sharefab.audit.cli import audit_app
 from sharefab.engine.cli import bench_app, solve_command
 from sharefab.engine.cluster_cli import bench_cluster_command, gen_app
+from sharefab.integrity.cli import check_command
 from sharefab.platform_cli import (
     db_app,
     demo_command,
@@ -34,3 +35,4 @@ app.command("simulate")(simulate_command)
 app.add_typer(bench_app, name="bench", help="Benchmarks against public instances and peers.")
 app.add_typer(gen_app, name="gen", help="Generate realistic data (industrial clusters).")
 bench_app.command("cluster")(bench_cluster_command)
+app.command("check")(check_command)
