@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from sharefab.capacity.models import (
@@ -43,6 +43,14 @@ def list_sites(organization_id: int | None, region: str | None) -> Select[Site]:
     if region:
         stmt = stmt.where(Site.region == region)
     return stmt
+
+
+def count_resources(session: Session, resource_ids: set[int]) -> int:
+    """How many of `resource_ids` exist."""
+    if not resource_ids:
+        return 0
+    stmt = select(func.count()).select_from(Resource).where(Resource.id.in_(resource_ids))
+    return int(session.scalar(stmt) or 0)
 
 
 def list_resources(

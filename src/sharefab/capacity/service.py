@@ -392,6 +392,11 @@ def candidates_for(
     return repository.search_candidates(session, capability, active_only=False)
 
 
+def resources_exist(session: Session, resource_ids: set[int]) -> bool:
+    """Whether every one of `resource_ids` still exists (read now, not from the session's cache)."""
+    return repository.count_resources(session, resource_ids) == len(resource_ids)
+
+
 def unavailable_spans(
     session: Session, resource_ids: list[int], starts_at: datetime, ends_at: datetime
 ) -> tuple[dict[int, list[Span]], dict[int, list[Span]]]:

@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from sharefab.kit.db import WRITE_OPTION, session_factory
+from sharefab.kit.db import WRITE_OPTION, begin_read_snapshot, session_factory
 from sharefab.kit.settings import get_settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_FIRST = "__sharefab_read_first__"
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def read_first(endpoint: EndpointT) -> EndpointT:
+    """Mark a writing endpoint whose request starts as a read snapshot (no write lock).
+
+    For requests that compute for long (a solve) before they write: the endpoint reads and
+    computes first, then calls `kit.db.begin_write` for a short write transaction that
+    re-checks what it relies on. Put it below the route decorator.
+    """
+    setattr(endpoint, READ_FIRST, True)
+    return endpoint
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request; it commits after the endpoint returns, before the response.
 
-    Writes take SQLite's write lock at the first statement, so two writers never interleave.
+    Writes take SQLite's write lock at the first statement, so two writers never interleave;
+    endpoints marked `read_first` start with a read snapshot and take the lock later themselves.
     """
     engine = request.app.state.engine
     session = session_factory(engine)()
-    if request.method not in READ_METHODS:
+    if getattr(request.scope.get("endpoint"), READ_FIRST, False):
+        begin_read_snapshot(session)
+    elif request.method not in READ_METHODS:
         session.connection(execution_options={WRITE_OPTION: True})
     try:
         yield session

@@ -121,6 +121,34 @@ def unit_of_work(engine: Engine | None = None, *, write: bool = True) -> Iterato
         session.close()
 
 
+def begin_read_snapshot(session: Session) -> None:
+    """Start the session's transaction as a read snapshot: on PostgreSQL a read-only, repeatable
+    read transaction (one consistent view for a long computation); on SQLite a deferred one.
+
+    Neither holds a write lock, so writers of other requests go on while it runs.
+    """
+    options: dict[str, Any] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    session.connection(execution_options=options)
+
+
+def begin_write(session: Session) -> None:
+    """End the session's read transaction and start a short write transaction in its place.
+
+    For requests that compute from a read snapshot and then store the outcome: everything read
+    before this call may have changed since, so the write phase re-checks what it relies on.
+    The read phase must not have changed any row.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(
+            "the read phase of a request changed rows; change them after begin_write"
+        )
+    session.commit()
+    session.expire_all()  # what the read phase loaded is reloaded, fresh, when used again
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
 def is_sqlite(engine: Engine) -> bool:
     """Whether `engine` talks to SQLite."""
     return engine.dialect.name == "sqlite"

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -24,9 +24,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sharefab.kit.api import SessionDep
+from sharefab.kit.db import begin_write
 from sharefab.kit.errors import Conflict, InvalidInput, field_error
 from sharefab.kit.idempotency_models import IdempotencyRecord
 from sharefab.kit.observability import IDEMPOTENT_REPLAYS
+
+T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -61,6 +64,20 @@ class Idempotency:
         )
         self.session.flush()
         return result
+
+    def run_read_first(
+        self, compute: Callable[[], T], store: Callable[[T], Any], status_code: int = 201
+    ) -> Any:
+        """For a `read_first` endpoint: `compute()` in the read snapshot, then `store(result)` in
+        a short write transaction; a repeated key is answered from the first answer (checked
+        before computing, and again under the write lock, where the answer is stored)."""
+        if self.key is not None:
+            replay = self._lookup()
+            if replay is not None:
+                return replay
+        computed = compute()
+        begin_write(self.session)
+        return self.run(lambda: store(computed), status_code)
 
     def _lookup(self) -> JSONResponse | None:
         if self.session.get_bind().dialect.name == "postgresql":

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 
 from sharefab.identity.deps import CurrentPrincipal, scoped
-from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep
+from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep, read_first
 from sharefab.kit.errors import Forbidden
 from sharefab.kit.idempotency import IdempotencyDep
 from sharefab.kit.settings import get_settings
@@ -29,15 +29,17 @@ router = APIRouter(
 
 
 @router.post("/orders/{order_id}/quotes", status_code=status.HTTP_201_CREATED)
+@read_first
 def request_quotes(
     session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, order_id: int
 ) -> list[QuotePublic]:
     """Up to three options (fastest, cheapest, balanced) with price, date and explanation."""
-    return idem.run(
-        lambda: [
-            QuotePublic.model_validate(q)
-            for q in service.request_quotes(session, principal, order_id)
-        ]
+    # The solve reads a snapshot without the write lock; the quotes are stored after it.
+    return idem.run_read_first(
+        lambda: service.plan_quotes(session, principal, order_id),
+        lambda plan: [
+            QuotePublic.model_validate(q) for q in service.record_quotes(session, principal, plan)
+        ],
     )
 
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sharefab.capacity.models import Resource
 from sharefab.market.models import Booking, BookingStatus, Plan, PlanStatus, Quote, QuoteSlot
 
 
@@ -51,7 +50,8 @@ def next_plan_version(session: Session) -> int:
 def new_slot(
     *,
     operation_id: int,
-    resource: Resource,
+    resource_id: int,
+    provider_organization_id: int,
     starts_at: datetime,
     ends_at: datetime,
     price_minor: int,
@@ -59,8 +59,8 @@ def new_slot(
     """A quote slot row (added with its quote)."""
     return QuoteSlot(
         operation_id=operation_id,
-        resource_id=resource.id,
-        provider_organization_id=resource.organization_id,
+        resource_id=resource_id,
+        provider_organization_id=provider_organization_id,
         starts_at=starts_at,
         ends_at=ends_at,
         price_minor=price_minor,

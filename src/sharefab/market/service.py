@@ -172,6 +172,18 @@ def _unplaceable(order: Order, steps: list[StepCandidates]) -> None:
 
 
 @dataclass(frozen=True)
+class PlannedSlot:
+    """One booked-to-be span of a quote option, as plain values."""
+
+    operation_id: int
+    resource_id: int
+    provider_organization_id: int
+    starts_at: datetime
+    ends_at: datetime
+    price_minor: int
+
+
+@dataclass(frozen=True)
 class Priced:
     """A solved option with its slots, price and explanation."""
 
@@ -186,11 +198,43 @@ class Priced:
     slot_prices: dict[int, int]
 
 
+@dataclass(frozen=True)
+class QuotePlan:
+    """What `plan_quotes` computed from a read snapshot, for `record_quotes` to store."""
+
+    order_id: int
+    inputs: tuple[Any, ...]
+    options: list[tuple[Priced, list[PlannedSlot]]]
+
+
 def request_quotes(session: Session, principal: Principal, order_id: int) -> list[Quote]:
-    """Up to three priced options (fastest, cheapest, balanced) for one of the caller's orders."""
+    """Up to three priced options (fastest, cheapest, balanced) for one of the caller's orders.
+
+    Plans and stores in the session's one transaction (CLI, seed, simulator). The API plans
+    from a read snapshot and stores in a short write transaction of its own instead, so a
+    solve never holds the database's write lock.
+    """
+    return record_quotes(session, principal, plan_quotes(session, principal, order_id))
+
+
+def _plan_inputs(order: Order) -> tuple[Any, ...]:
+    """What a quote's plan depends on in the order (a routing edit replaces the operations)."""
+    return (
+        order.quantity,
+        order.material,
+        order.release_at,
+        order.due_at,
+        order.delivery_site_id,
+        order.currency,
+        tuple(sorted(op.id for op in order.operations)),
+    )
+
+
+def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuotePlan:
+    """Solve the quote options of an order; reads only (no row changes, no write lock)."""
     order = orders.get_order(session, principal, order_id)
     writable(principal, order.organization_id, "order", order_id)
-    orders.transition(order, OrderStatus.quoted)
+    orders.check_transition(order, OrderStatus.quoted)
     now = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
     horizon = max(now + timedelta(days=QUOTE_HORIZON_DAYS), order.due_at + timedelta(days=7))
     frame = Frame(t0=now, horizon_end=horizon)
@@ -224,10 +268,50 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
             f"no schedule for order {order.id} fits the free capacity in the next "
             f"{QUOTE_HORIZON_DAYS} days; widen the due date or ask again later"
         )
+    options = [
+        (
+            p,
+            [
+                PlannedSlot(
+                    operation_id=steps[a.operation].operation.id,
+                    resource_id=p.rows[a.resource].id,
+                    provider_organization_id=p.rows[a.resource].organization_id,
+                    starts_at=frame.at(a.start),
+                    ends_at=frame.at(a.end),
+                    price_minor=p.slot_prices[a.operation],
+                )
+                for a in p.assignments
+            ],
+        )
+        for p in priced
+    ]
+    return QuotePlan(order_id=order.id, inputs=_plan_inputs(order), options=options)
+
+
+def record_quotes(session: Session, principal: Principal, plan: QuotePlan) -> list[Quote]:
+    """Store the options of `plan` as open quotes, if the order is still as it was planned.
+
+    Capacity may have moved since the plan was read: that is fine, a quote is only an offer and
+    accepting it re-checks every slot. The order itself must still be quotable with the same
+    routing and dates, and every resource must still exist; otherwise 409, ask again.
+    """
+    order = orders.get_order_for_update(session, plan.order_id)
+    writable(principal, order.organization_id, "order", plan.order_id)
+    if _plan_inputs(order) != plan.inputs:
+        raise Conflict(
+            f"order {order.id} changed while its quotes were being computed; ask for quotes again"
+        )
+    orders.transition(order, OrderStatus.quoted)
+    wanted = {s.resource_id for _, slots in plan.options for s in slots}
+    if not capacity.resources_exist(session, wanted):
+        raise Conflict(
+            f"a resource planned for order {order.id} was removed while its quotes were being "
+            "computed; ask for quotes again"
+        )
     fee_bps = ledger.PLATFORM_FEE_BPS
     expires = utcnow() + timedelta(minutes=get_settings().quote_ttl_minutes)
     quotes = []
-    for p in priced:
+    for p, slots in plan.options:
         quote = Quote(
             order_id=order.id,
             organization_id=order.organization_id,
@@ -243,13 +327,14 @@ def request_quotes(session: Session, principal: Principal, order_id: int) -> lis
         )
         quote.slots = [
             repository.new_slot(
-                operation_id=steps[a.operation].operation.id,
-                resource=p.rows[a.resource],
-                starts_at=frame.at(a.start),
-                ends_at=frame.at(a.end),
-                price_minor=p.slot_prices[a.operation],
+                operation_id=s.operation_id,
+                resource_id=s.resource_id,
+                provider_organization_id=s.provider_organization_id,
+                starts_at=s.starts_at,
+                ends_at=s.ends_at,
+                price_minor=s.price_minor,
             )
-            for a in p.assignments
+            for s in slots
         ]
         session.add(quote)
         quotes.append(quote)

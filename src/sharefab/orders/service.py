@@ -146,14 +146,19 @@ def _check_delivery_site(session: Session, site_id: int | None, organization_id:
         )
 
 
-def transition(order: Order, wanted: OrderStatus) -> None:
-    """Move an order to `wanted`, or 409 naming its state and the states it can reach."""
+def check_transition(order: Order, wanted: OrderStatus) -> None:
+    """409 naming the order's state and the states it can reach, unless it may become `wanted`."""
     try:
         lifecycle.check(order.status, wanted)
     except lifecycle.IllegalTransition as exc:
         raise Conflict(
             str(exc), current_state=exc.current.value, allowed_states=exc.allowed
         ) from None
+
+
+def transition(order: Order, wanted: OrderStatus) -> None:
+    """Move an order to `wanted`, or 409 naming its state and the states it can reach."""
+    check_transition(order, wanted)
     order.status = wanted
 
 

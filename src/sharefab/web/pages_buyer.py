@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from sharefab.capacity import service as capacity
 from sharefab.capacity.models import Resource
 from sharefab.identity import service as identity
-from sharefab.kit.api import SessionDep
+from sharefab.kit.api import SessionDep, read_first
+from sharefab.kit.db import begin_write
 from sharefab.kit.errors import InvalidInput, NotFound, SharefabError
 from sharefab.kit.types import utcnow
 from sharefab.ledger import service as ledger
@@ -323,6 +324,7 @@ def order_page(request: Request, db: SessionDep, viewer: ViewerDep, order_id: in
 
 
 @router.post("/orders/{order_id}/quotes")
+@read_first
 def request_quotes(
     request: Request, db: SessionDep, viewer: PostViewerDep, order_id: int
 ) -> Response:
@@ -330,7 +332,10 @@ def request_quotes(
     _buyer(viewer)
     back = f"/buyer/orders/{order_id}"
     try:
-        quotes = market.request_quotes(db, viewer.principal, order_id)
+        # solve from a read snapshot (no write lock held), then store in a short write
+        plan = market.plan_quotes(db, viewer.principal, order_id)
+        begin_write(db)
+        quotes = market.record_quotes(db, viewer.principal, plan)
     except SharefabError as exc:
         if isinstance(exc, NotFound):
             raise
