@@ -58,8 +58,19 @@ SessionDep = Annotated[
     Depends(get_session, scope="function", max_concurrency=get_settings().db_max_concurrency),
 ]
 
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {}}}
+
+
+# Every API route may answer these; each is application/problem+json (see kit/problems.py).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Not found", "content": {"application/problem+json": {}}},
-    409: {"description": "Conflict", "content": {"application/problem+json": {}}},
-    422: {"description": "Invalid input", "content": {"application/problem+json": {}}},
+    401: _problem("No valid credentials (sign in, or send an API key)"),
+    403: _problem("The caller's role or organisation kind does not allow this"),
+    404: _problem("Not found"),
+    409: _problem("Conflict"),
+    413: _problem("The request body is larger than the server's limit"),
+    422: _problem("Invalid input"),
+    429: _problem("Too many requests; see Retry-After"),
+    503: _problem("The database is busy or unreachable; see Retry-After"),
 }

@@ -22,7 +22,12 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[
-        int | None, Query(ge=1, description="Items per page (at most the server's maximum).")
+        int | None,
+        Query(
+            ge=1,
+            description="Items per page (at most the server's maximum).",
+            json_schema_extra={"maximum": get_settings().max_page_size},
+        ),
     ] = None,
     offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
 ) -> PageParams:

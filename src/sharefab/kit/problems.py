@@ -85,9 +85,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+BODY_PARSE_FAILED = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 400 and detail == BODY_PARSE_FAILED:
+        # FastAPI's answer to a body it cannot decode (bytes that are not UTF-8, a broken form):
+        # the same 422 as any other unreadable body, naming the body as the field to fix.
+        message = (
+            "the body could not be read; send UTF-8 JSON with Content-Type: application/json "
+            "(or a URL-encoded form where the operation takes one)"
+        )
+        return problem_response(
+            {
+                "type": "https://sharefab.dev/problems/invalid-input",
+                "title": "Invalid input",
+                "status": 422,
+                "detail": f"body: {message}",
+                "instance": request.url.path,
+                "errors": [{"field": "body", "message": message}],
+            }
+        )
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}; see /docs for the API"
     if exc.status_code == 405:

@@ -5,7 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+
+
+def _iso_only(value: object) -> object:
+    # pydantic reads a bare number (JSON 1700000000 or the query text "1700000000") as Unix
+    # seconds; the API documents ISO 8601 date-times, so a number is a mistake to name, not guess.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("give an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z")
+    if isinstance(value, str | bytes):
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if text.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            raise ValueError(
+                "give an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z"
+            )
+    return value
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -14,7 +28,7 @@ def _aware_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_aware_utc)]
 MinorUnits = Annotated[
     StrictInt,
     Field(ge=0, description="Money in integer minor units (fen, cents); floats are refused."),
