@@ -130,6 +130,18 @@ def _started(
     booking.started_at = at
     if order.status == OrderStatus.scheduled:
         orders.transition(order, OrderStatus.in_production)
+    if at < booking.starts_at:
+        # An early start (the resource was free and the inputs there): the booking moves to
+        # when the work really runs, so its old span is free for others again.
+        duration = booking.ends_at - booking.starts_at
+        return _stretch(
+            session,
+            booking,
+            at,
+            at + duration,
+            f"operation {op.seq} of order {order.id} started early",
+            at,
+        )
     late = at - booking.starts_at > timedelta(minutes=LATE_START_MINUTES)
     if not late:
         return None
