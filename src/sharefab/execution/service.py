@@ -183,6 +183,9 @@ def _completed(
     )
     booking.status = BookingStatus.done
     booking.completed_at = at
+    if booking.starts_at < at < booking.ends_at:
+        # Finished early: the rest of its span is free for others again.
+        booking.ends_at = at
     on_time = booking.promised_end is None or at <= booking.promised_end
     response = None
     if booking.started_at is not None:
@@ -367,8 +370,34 @@ def _stretch(
     reason: str,
     at: datetime,
 ) -> dict[str, Any] | None:
-    """Give a booking a new span; replan whatever it now collides with, then write it."""
+    """Give a booking a new span; replan whatever it now collides with, then write it.
+
+    Work already running or done on the resource cannot move: a new span over it is refused
+    (409 naming that work order), so the resource never holds two live bookings at once.
+    """
     with session.no_autoflush:
+        running = next(
+            (
+                b
+                for b in repository.bookings_on(
+                    session,
+                    booking.resource_id,
+                    starts_at,
+                    ends_at,
+                    [BookingStatus.in_progress, BookingStatus.done],
+                )
+                if b.id != booking.id
+            ),
+            None,
+        )
+        if running is not None:
+            raise Conflict(
+                f"resource {booking.resource_id} is taken by work order {running.id} "
+                f"({running.status.value}) from {running.starts_at.isoformat()} to "
+                f"{running.ends_at.isoformat()}; {reason} would overlap it. Complete work "
+                f"order {running.id} first",
+                work_order_id=running.id,
+            )
         booking.starts_at, booking.ends_at = starts_at, ends_at
         pushed = _pushed_by(session, booking)
         report = (

@@ -1,0 +1,82 @@
+"""Early starts never double-book a machine: running work blocks them, finished work frees it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from sharefab.integrity import check_database
+from sharefab.kit.db import unit_of_work
+from tests.factories import Tenants, created, make_resource, make_site, order_body, problem, report
+
+
+def _two_orders_on_one_mill(
+    app_client: TestClient, tenants: Tenants
+) -> tuple[TestClient, dict[str, Any], dict[str, Any]]:
+    """provider2 has one mill; buyer2 books two one-step orders on it, one after the other."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    p = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
+    mill = make_resource(p, make_site(p)["id"])
+    window = {
+        "resource_id": mill["id"],
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=5)).isoformat(),
+    }
+    created(p.post("/api/v1/capacity-windows", json=window))
+    booked: list[dict[str, Any]] = []
+    for ref in ("A", "B"):
+        body = order_body(
+            ref,
+            quantity=4,
+            release_at=now.isoformat(),
+            due_at=(now + timedelta(days=4)).isoformat(),
+            operations=[
+                {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
+            ],
+        )
+        order = created(b.post("/api/v1/orders", json=body))
+        quotes = b.post(f"/api/v1/orders/{order['id']}/quotes")
+        assert quotes.status_code == 201, quotes.text
+        quote = quotes.json()[0]
+        booked += created(b.post(f"/api/v1/quotes/{quote['id']}/accept"))["bookings"]
+    first, second = sorted(booked, key=lambda x: x["starts_at"])
+    assert second["starts_at"] >= first["ends_at"]
+    return p, first, second
+
+
+def _violations(engine: Engine) -> list[str]:
+    with unit_of_work(engine, write=False) as s:
+        return [str(v) for v in check_database(s)]
+
+
+def test_early_start_while_the_machine_runs_other_work_is_refused(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """Starting the next job early while the mill still runs the first answers 409, no overlap."""
+    p, first, second = _two_orders_on_one_mill(app_client, tenants)
+    created(report(p, first, type="started"))
+    body = problem(report(p, second, type="started"), 409)
+    assert f"work order {first['id']} (in_progress)" in body["detail"]
+    assert p.get(f"/api/v1/work-orders/{second['id']}").json()["status"] == "committed"
+    assert _violations(engine) == []
+
+
+def test_early_start_after_the_machine_finished_frees_and_moves(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """A job finished early frees the rest of its span, so the next can start early there."""
+    p, first, second = _two_orders_on_one_mill(app_client, tenants)
+    created(report(p, first, type="started"))
+    created(report(p, first, type="completed"))
+    done = p.get(f"/api/v1/work-orders/{first['id']}").json()
+    assert done["ends_at"] < first["ends_at"]
+    created(report(p, second, type="started"))
+    moved = p.get(f"/api/v1/work-orders/{second['id']}").json()
+    assert moved["status"] == "in_progress"
+    assert moved["starts_at"] < second["starts_at"]
+    assert moved["starts_at"] >= done["ends_at"]
+    assert _violations(engine) == []
