@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -78,7 +79,10 @@ def seed_world(app_client: TestClient, tenants: Tenants) -> None:
 
 
 def fuzz(
-    app_client: TestClient, signed_in: list[dict[str, str]], examples: int
+    app_client: TestClient,
+    signed_in: list[dict[str, str]],
+    examples: int,
+    progress: Callable[[dict[str, dict[str, int]], list[str]], None] = lambda c, f: None,
 ) -> tuple[dict[str, dict[str, int]], list[str]]:
     """Run every operation, half its examples positive, half negative, the tenants taking turns.
 
@@ -118,6 +122,7 @@ def fuzz(
             except (Exception, BaseExceptionGroup) as exc:
                 failures.append(f"{operation.label} [{mode}]: {exc}")
             counts[operation.label][str(mode)] = ran
+        progress(counts, failures)
     return counts, failures
 
 
@@ -127,10 +132,12 @@ def test_every_operation_keeps_its_contract(app_client: TestClient, tenants: Ten
     """No generated request, valid or not, gets a 5xx or an answer its schema does not allow."""
     seed_world(app_client, tenants)
     started = time.monotonic()
-    signed_in = [tenants[who].headers for who in TENANTS]
-    counts, failures = fuzz(app_client, signed_in, EXAMPLES)
-    if REPORT:
-        backend = str(app_client.app.state.engine.dialect.name)  # type: ignore[attr-defined]
+    backend = str(app_client.app.state.engine.dialect.name)  # type: ignore[attr-defined]
+
+    def report(counts: dict[str, dict[str, int]], failures: list[str]) -> None:
+        """Write what ran so far (a long dedicated run leaves a usable report at any time)."""
+        if not REPORT:
+            return
         with open(f"{REPORT}.{backend}.json", "w") as fh:
             json.dump(
                 {
@@ -145,5 +152,8 @@ def test_every_operation_keeps_its_contract(app_client: TestClient, tenants: Ten
                 fh,
                 indent=1,
             )
+
+    signed_in = [tenants[who].headers for who in TENANTS]
+    counts, failures = fuzz(app_client, signed_in, EXAMPLES, report)
     assert len(counts) >= 60, "the OpenAPI lost operations"
     assert not failures, "\n\n".join(failures)
