@@ -118,3 +118,12 @@ def test_short_and_long_steps_share_a_machine(app_client: TestClient, tenants: T
     report = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5}).json()
     assert report["unplaced"] == []
     assert report["promised_dates_changed"] == []
+
+
+def test_absurd_time_limit_is_refused(app_client: TestClient, tenants: Tenants) -> None:
+    """time_limit=1e12 (or inf) is 422 naming query.time_limit, not a silently clamped solve."""
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    for value in ("1e12", "inf", "61"):
+        body = problem(op.post(f"/api/v1/plans/reoptimise?time_limit={value}"), 422)
+        assert body["errors"] == [{"field": "query.time_limit", "message": "at most 60"}]
+    assert op.post("/api/v1/plans/reoptimise?time_limit=1").status_code == 200

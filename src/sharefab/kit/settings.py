@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     max_solver_seconds: float = Field(
         default=60.0, description="Most solver time one request may use (quotes, re-planning)"
     )
+    max_operations_per_order: int = Field(
+        default=200,
+        ge=1,
+        description="Most routing steps one order may have (read at start-up; it is in the "
+        "OpenAPI). Longer routings are refused with 422 before they are parsed further.",
+    )
+    max_precedence_links: int = Field(
+        default=2000,
+        ge=1,
+        description="Most predecessor links (edges of the routing) one order may have in total",
+    )
     quote_ttl_minutes: int = Field(default=30, ge=1, description="How long a quote stays open")
     solver_deterministic_time: float | None = Field(
         default=None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from sharefab.identity.deps import CurrentPrincipal, scoped
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep, read_first
-from sharefab.kit.errors import Forbidden
+from sharefab.kit.errors import Forbidden, InvalidInput, field_error
 from sharefab.kit.idempotency import IdempotencyDep
 from sharefab.kit.settings import get_settings
 from sharefab.market import lifecycle, replan, service
@@ -147,11 +147,24 @@ def rate(
 def reoptimise(
     session: SessionDep,
     principal: CurrentPrincipal,
-    time_limit: Annotated[float, Query(gt=0, description="Solver seconds")] = 20.0,
+    time_limit: Annotated[
+        float,
+        Query(
+            gt=0,
+            description="Solver seconds (at most the server's max_solver_seconds)",
+            json_schema_extra={"maximum": get_settings().max_solver_seconds},
+        ),
+    ] = 20.0,
 ) -> dict[str, Any]:
     """Operator: re-place every booking not yet started to cut lateness and cost while keeping
     promised dates; reports what moved and which promised dates changed."""
     if not principal.is_operator:
         raise Forbidden("only the platform operator re-optimises the plan")
-    limit = min(time_limit, get_settings().max_solver_seconds)
-    return replan.reoptimise(session, time_limit=limit).as_dict()
+    cap = get_settings().max_solver_seconds
+    if not time_limit <= cap:  # also refuses inf
+        raise InvalidInput(
+            f"time_limit {time_limit} s is more solver time than one request may use ({cap:g} s); "
+            "ask for less",
+            errors=[field_error("query.time_limit", f"at most {cap:g}")],
+        )
+    return replan.reoptimise(session, time_limit=time_limit).as_dict()

@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from sharefab.kit.schemas import AwareDatetime, Currency, MinorUnits, PublicSchema, Schema
+from sharefab.kit.settings import get_settings
 from sharefab.orders.models import OrderStatus
 
-MAX_OPERATIONS = 200
+# Resource limits (issue #8): a routing is bounded in steps, links, classes and amounts, so one
+# request can neither hold the parser nor hand the solver a model that starves other users.
+MAX_OPERATIONS = get_settings().max_operations_per_order
+MAX_CLASSES = 50
+MAX_UNIT_SECONDS = 10_000_000
+MAX_QUANTITY = 10_000_000
+
+
+def _few_enough_operations(value: Any) -> Any:
+    """Refuse an over-long routing before its steps are validated one by one."""
+    if isinstance(value, list) and len(value) > MAX_OPERATIONS:
+        raise ValueError(
+            f"{len(value)} operations is more than the {MAX_OPERATIONS} one order may have; "
+            "split the work into several orders"
+        )
+    return value
+
+
+def _few_enough_links(operations: list[OperationIn] | None) -> list[OperationIn] | None:
+    """Refuse a routing with more predecessor links in total than the configured cap."""
+    cap = get_settings().max_precedence_links
+    links = sum(len(op.predecessors or ()) for op in operations or ())
+    if links > cap:
+        raise ValueError(
+            f"the routing has {links} predecessor links, more than the {cap} allowed; "
+            "list only each step's direct predecessors"
+        )
+    return operations
 
 
 class OperationIn(Schema):
@@ -18,11 +54,17 @@ class OperationIn(Schema):
     seq: int | None = Field(default=None, ge=1, le=10_000, description="Defaults to position")
     name: str = Field(default="", max_length=200)
     capability_code: str = Field(min_length=1, max_length=80)
-    quantity: StrictInt | None = Field(default=None, gt=0, description="Defaults to the order's")
+    quantity: StrictInt | None = Field(
+        default=None, gt=0, le=MAX_QUANTITY, description="Defaults to the order's"
+    )
     setup_minutes: StrictInt = Field(default=0, ge=0, le=100_000)
-    unit_seconds: StrictInt = Field(ge=0, le=10_000_000, description="Seconds per unit")
-    class_unit_seconds: dict[str, StrictInt] = Field(
-        default_factory=dict, description="Seconds per unit on a given resource class"
+    unit_seconds: StrictInt = Field(ge=0, le=MAX_UNIT_SECONDS, description="Seconds per unit")
+    class_unit_seconds: dict[
+        Annotated[str, Field(max_length=80)], Annotated[StrictInt, Field(le=MAX_UNIT_SECONDS)]
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_CLASSES,
+        description="Seconds per unit on a given resource class",
     )
     predecessors: list[int] | None = Field(default=None, max_length=MAX_OPERATIONS)
     material: str = Field(default="", max_length=80)
@@ -44,7 +86,7 @@ class OrderCreate(Schema):
     title: str = Field(min_length=1, max_length=200)
     product_family: str = Field(default="", max_length=80)
     material: str = Field(default="", max_length=80)
-    quantity: StrictInt = Field(gt=0, le=10_000_000)
+    quantity: StrictInt = Field(gt=0, le=MAX_QUANTITY)
     release_at: AwareDatetime
     due_at: AwareDatetime
     weight: StrictInt = Field(default=1, ge=1, le=10, description="Priority; higher is dearer")
@@ -53,7 +95,12 @@ class OrderCreate(Schema):
     delivery_site_id: int | None = None
     drawing_ref: str | None = Field(default=None, max_length=300)
     notes: str = Field(default="", max_length=5000)
-    operations: list[OperationIn] = Field(min_length=1, max_length=MAX_OPERATIONS)
+    operations: Annotated[
+        list[OperationIn],
+        BeforeValidator(_few_enough_operations),
+        AfterValidator(_few_enough_links),
+        Field(min_length=1, max_length=MAX_OPERATIONS),
+    ]
 
     @model_validator(mode="after")
     def _due_after_release(self) -> OrderCreate:
@@ -68,7 +115,7 @@ class OrderUpdate(Schema):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     product_family: str | None = Field(default=None, max_length=80)
     material: str | None = Field(default=None, max_length=80)
-    quantity: StrictInt | None = Field(default=None, gt=0, le=10_000_000)
+    quantity: StrictInt | None = Field(default=None, gt=0, le=MAX_QUANTITY)
     release_at: AwareDatetime | None = None
     due_at: AwareDatetime | None = None
     weight: StrictInt | None = Field(default=None, ge=1, le=10)
@@ -76,9 +123,12 @@ class OrderUpdate(Schema):
     delivery_site_id: int | None = None
     drawing_ref: str | None = Field(default=None, max_length=300)
     notes: str | None = Field(default=None, max_length=5000)
-    operations: list[OperationIn] | None = Field(
-        default=None, min_length=1, max_length=MAX_OPERATIONS
-    )
+    operations: Annotated[
+        list[OperationIn] | None,
+        BeforeValidator(_few_enough_operations),
+        AfterValidator(_few_enough_links),
+        Field(min_length=1, max_length=MAX_OPERATIONS),
+    ] = None
 
 
 class OperationPublic(PublicSchema):
