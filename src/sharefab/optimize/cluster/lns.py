@@ -37,6 +37,7 @@ from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.neighbourhoods import OPERATORS, Busy
 from sharefab.optimize.cluster.params import ClusterParams
 from sharefab.optimize.cluster.plan import Plan
+from sharefab.optimize.cluster.resequence import bottleneck_queue, remaining_work, resequence
 from sharefab.optimize.cluster.submodel import solve_subproblem
 from sharefab.optimize.cluster.subproblem import SubProblem, SubSolution, extract
 from sharefab.optimize.data import ProblemData
@@ -149,6 +150,9 @@ class _Search:
         self.iterations = self.improvements = self.dropped = self.rejected = 0
         self.statuses: dict[str, int] = {}
         self.solve_time = 0.0
+        self.rem = remaining_work(index)
+        self.queue = KindStats(size=float(params.resequence_size))
+        self.queue_time = 0.0
 
     def pick_kind(self) -> str:
         total = sum(s.weight for s in self.kinds.values())
@@ -212,11 +216,17 @@ class _Search:
         ):
             self.dropped += 1
             return None
+        return self._try(task.jobs, sol.changes)
+
+    def _try(
+        self, job_set: set[int], changes: tuple[tuple[int, int, int, int], ...] | list[Any]
+    ) -> list[tuple[int, int, int, int]] | None:
+        """Apply ``changes`` (to operations of ``job_set`` only) if they improve the plan."""
         plan = self.plan
-        jobs = sorted(task.jobs)
+        jobs = sorted(job_set)
         before = [plan.job_values(j) for j in jobs]
-        undo = [(i, plan.res[i], plan.start[i], plan.end[i]) for i, _, _, _ in sol.changes]
-        plan.move(sol.changes)
+        undo = [(i, plan.res[i], plan.start[i], plan.end[i]) for i, _, _, _ in changes]
+        plan.move(changes)
         after = [plan.job_values(j) for j in jobs]
         dt = sum(a[0] for a in after) - sum(b[0] for b in before)
         dc = sum(a[1] for a in after) - sum(b[1] for b in before)
@@ -226,7 +236,30 @@ class _Search:
         self.values = (self.values[0] + dt, self.values[1] + dc)
         for j, a in zip(jobs, after, strict=True):
             self.tardiness[j] = a[0]
-        self._bump(sol.changes, undo)
+        self._bump(changes, undo)
+        return undo
+
+    def resequence_step(self) -> list[tuple[int, int, int, int]] | None:
+        """Re-sequence one bottleneck queue greedily (in this process); the undo list if the
+        plan improved, else None. Touches no order or resource of a neighbourhood in flight."""
+        t = time.perf_counter()
+        self.queue.tries += 1
+        ops = bottleneck_queue(
+            self.plan,
+            self.rng,
+            self.params.resequence_size,
+            self.busy.jobs,
+            self.busy.resources,
+            self.tardiness,
+        )
+        undo = None
+        if len(ops) >= 2:
+            changes = resequence(self.plan, ops, self.rng, self.rem, self.busy.resources)
+            if changes:
+                undo = self._try({self.index.op_job[i] for i in ops}, changes)
+        if undo is not None:
+            self.queue.improvements += 1
+        self.queue_time += time.perf_counter() - t
         return undo
 
     def _bump(self, *change_lists: list[tuple[int, int, int, int]] | tuple[Any, ...]) -> None:
@@ -274,7 +307,7 @@ def start_plan(
         log.append((time.perf_counter() - t0, *values))
     if best is None:
         raise RuntimeError("no dispatch rule produced a valid plan")
-    if time.perf_counter() < deadline:
+    if time.perf_counter() < deadline and best[2] in ("fcfs", "edd", "slack"):
         plan = iterated_dispatch(index, deadline, best[2], start=best[1])
         values = plan.values()
         if values < best[0] and not validate(index.data, plan.schedule()):
@@ -322,9 +355,24 @@ def plan_cluster(
                 solve = partial(solve_subproblem, time_limit=limit, seed=rng.randrange(1 << 30))
                 tickets[pool.submit(solve, sub)] = sub.tag
                 search.submitted(sub)
-        if not tickets and not pending:
+        if not tickets and not pending and params.resequence_size <= 0:
             break
-        done = pool.wait(max(0.01, min(1.0, deadline + grace - time.perf_counter())))
+        busy_wait = max(0.01, min(1.0, deadline + grace - time.perf_counter()))
+        now = time.perf_counter()
+        if (
+            params.resequence_size > 0
+            and now < deadline - margin
+            and search.queue_time <= params.resequence_share * (now - lns_start)
+        ):
+            undo = search.resequence_step()
+            if undo is not None:
+                pending.append(undo)
+            busy_wait = 0.01
+        elif not tickets and not pending:
+            if now >= deadline - margin:
+                break
+            time.sleep(0.01)  # nothing in flight, re-sequencing paused for its share
+        done = pool.wait(busy_wait)
         for ticket, outcome in done:
             tag = tickets.pop(ticket, None)
             if tag is None or tag not in search.inflight:
@@ -344,7 +392,8 @@ def plan_cluster(
                 pending.append(undo)
                 search.kinds[kind].improvements += 1
         now = time.perf_counter()
-        last_round = not tickets or now > deadline + grace
+        settled = not tickets and (params.resequence_size <= 0 or now >= deadline - margin)
+        last_round = settled or now > deadline + grace
         if pending and (last_round or now - validated_at >= params.validate_every):
             if validate(index.data, search.plan.schedule()):
                 search.rejected += 1
@@ -359,6 +408,8 @@ def plan_cluster(
         if now > deadline + grace:
             break  # tasks that do not come back in time (a lost worker): keep the incumbent
     lns_s = time.perf_counter() - lns_start
+    if search.queue.tries:
+        search.kinds["queue"] = search.queue
     schedule = search.plan.schedule()
     valid = not validate(index.data, schedule)
     return ClusterResult(

@@ -19,14 +19,17 @@ class ClusterParams:
     initial_size / min_size / max_size: operations freed per neighbourhood (adapted per kind:
         grows when CP-SAT proves the neighbourhood optimal quickly, shrinks when it times out).
     max_modes: candidate resources per freed operation (its current one included).
+    resequence_size: operations per bottleneck-queue re-sequencing (``resequence``), run on the
+        planning process between CP-SAT answers (0: off).
+    resequence_share: at most this share of the LNS time goes to re-sequencing.
     reaction: how fast the adaptive weights of the neighbourhood kinds follow recent success.
     validate_every: seconds between runs of the independent validator over the whole plan:
         answers accepted meanwhile form one batch, validated before it becomes the incumbent
         (0: after every batch of answers that arrive together).
     """
 
-    rules: tuple[str, ...] = ("fcfs", "edd", "slack")
-    start_share: float = 0.25
+    rules: tuple[str, ...] = ("fcfs", "op_slack", "edd", "slack")
+    start_share: float = 0.1
     kinds: tuple[str, ...] = (
         "time_window",
         "resource_group",
@@ -39,6 +42,8 @@ class ClusterParams:
     min_size: int = 8
     max_size: int = 150
     max_modes: int = 6
+    resequence_size: int = 400
+    resequence_share: float = 0.6
     reaction: float = 0.2
     validate_every: float = 1.0
 

@@ -1,0 +1,228 @@
+"""Bottleneck-queue neighbourhood: re-sequence everything queued on an overloaded resource pool.
+
+In a cluster most weighted tardiness comes from a few overloaded pools (often resources with a
+material restriction, or the only ones fast enough to fit an operation into a shift), where orders
+queue for days; sequencing decides who waits. ``bottleneck_queue`` picks such a queue - a tardy
+order (roulette on weighted tardiness), the operation where it waits longest, the resources that
+can run that operation about as fast as the quickest one - and takes every operation booked there
+from shortly before that wait on, with the rest of their orders (their tails).
+
+``resequence`` re-plans those operations greedily, without CP-SAT: everything else stays where it
+is, the operations are inserted one by one (serial schedule generation: each at the earliest
+finish over its candidate resources, in any free gap of their windows, after its predecessors plus
+transport) in the order of a priority rule chosen at random, ATC (apparent tardiness cost: weight
+per minute of work, discounted by slack) with a random look-ahead, WSPT or EDD on the operation's
+own due date, with a little noise. A few hundred operations take a fraction of a second, so the
+planner runs it between CP-SAT answers and keeps the result only if it is better.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Collection, Sequence
+
+from sharefab.optimize.cluster.index import ClusterIndex
+from sharefab.optimize.cluster.plan import Plan
+from sharefab.optimize.cluster.timeline import INF, FreeTimeline
+
+RULES = ("slack", "slack", "slack", "atc", "wspt", "edd")
+
+
+def remaining_work(index: ClusterIndex) -> list[int]:
+    """Per operation: the shortest work from its start to the end of its order (itself
+    included, along the longest precedence path)."""
+    rem = [0] * index.num_operations
+    for ops in index.job_ops:
+        for i in reversed(ops):
+            rem[i] = index.mode_dur[i][0] + max((rem[s] for s in index.succs[i]), default=0)
+    return rem
+
+
+def _pool(index: ClusterIndex, i: int, current: int, limit: int = 16) -> list[int]:
+    """Resources that run ``i`` within 25% of its shortest duration (and its current one)."""
+    fast = index.mode_dur[i][0] * 1.25
+    out = [r for r, d in zip(index.mode_res[i], index.mode_dur[i], strict=True) if d <= fast]
+    out = out[:limit]
+    if current not in out:
+        out.append(current)
+    return out
+
+
+def bottleneck_queue(
+    plan: Plan,
+    rng: random.Random,
+    size: int,
+    busy_jobs: Collection[int],
+    busy_resources: Collection[int],
+    tardiness: Sequence[int],
+) -> list[int]:
+    """Operations queued on the pool where a tardy order waits longest, with their tails;
+    none of a busy order or on a busy resource, and whole orders only."""
+    x = plan.index
+    late = [(t, j) for j, t in enumerate(tardiness) if t > 0 and j not in busy_jobs]
+    if not late:
+        return []
+    late.sort(reverse=True)
+    top = late[:100]
+    pick = rng.random() * sum(t for t, _ in top)
+    j0 = top[-1][1]
+    for t, j in top:
+        pick -= t
+        if pick <= 0:
+            j0 = j
+            break
+    waits = []
+    for i in x.job_ops[j0]:
+        ready = max([x.release[i], *(plan.end[p] for p in x.preds[i])])
+        waits.append((plan.start[i] - ready, i))
+    wait, i0 = max(waits)
+    if wait <= 0:
+        return []
+    pool = [r for r in _pool(x, i0, plan.res[i0]) if r not in busy_resources]
+    ready = plan.start[i0] - wait
+    t_from = ready - rng.randrange(0, 2 * 1440 + 1)
+    queued: list[tuple[int, int]] = []
+    for r in pool:
+        for s, i in plan.booked[r]:
+            if s >= t_from:
+                queued.append((s, i))
+    queued.sort()
+    out: list[int] = []
+    seen_jobs: set[int] = set()
+    for _, i in queued:
+        j = x.op_job[i]
+        if j in seen_jobs or j in busy_jobs:
+            continue
+        ops = x.job_ops[j]
+        if any(plan.res[k] in busy_resources for k in ops):
+            continue
+        seen_jobs.add(j)
+        # the operation queued here and everything after it in its order
+        tail = _descendants(x, [k for k in ops if plan.res[k] in pool and plan.start[k] >= t_from])
+        out.extend(tail)
+        if len(out) >= size:
+            break
+    return out
+
+
+def _descendants(index: ClusterIndex, seeds: Sequence[int]) -> list[int]:
+    seen: set[int] = set()
+    stack = list(seeds)
+    while stack:
+        i = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        stack.extend(index.succs[i])
+    return sorted(seen)
+
+
+def _keys(
+    plan: Plan,
+    ops: Sequence[int],
+    rem: Sequence[int],
+    rule: str,
+    rng: random.Random,
+    lookahead: float,
+    noise: float,
+) -> dict[int, float]:
+    """Priority of each operation (smaller is placed first)."""
+    x = plan.index
+    horizon = 1 << 40
+    p_bar = sum(x.mode_dur[i][0] for i in ops) / max(1, len(ops))
+    keys: dict[int, float] = {}
+    for i in ops:
+        j = x.op_job[i]
+        due = x.due[j]
+        w = x.weight[j] if due is not None else 0
+        p = max(1, x.mode_dur[i][0])
+        op_due = (horizon if due is None else due) - (rem[i] - p)  # when ``i`` must end
+        ready = max([x.release[i], *(plan.end[q] for q in x.preds[i])])
+        if rule == "slack":  # ready time, later by slack, earlier by weight per work
+            slack = max(0.0, op_due - p - ready)
+            key = ready + lookahead * 0.25 * slack - lookahead * 120.0 * w * p_bar / p
+        elif rule == "edd":
+            key = float(op_due)
+        elif rule == "wspt":
+            key = -w / p
+        else:  # atc at the operation's current ready time
+            slack = max(0.0, op_due - p - ready)
+            key = -(w / p) * math.exp(-slack / (lookahead * p_bar))
+        keys[i] = key * (1.0 + noise * (rng.random() - 0.5)) if key else key
+    return keys
+
+
+def resequence(
+    plan: Plan,
+    ops: Sequence[int],
+    rng: random.Random,
+    rem: Sequence[int],
+    busy_resources: Collection[int] = (),
+    rule: str | None = None,
+) -> list[tuple[int, int, int, int]]:
+    """New (operation, resource, start, end) for ``ops`` (whole tails of their orders: no
+    operation outside ``ops`` may follow one inside), everything else of ``plan`` fixed."""
+    x = plan.index
+    free_set = set(ops)
+    rule = rule or rng.choice(RULES)
+    keys = _keys(plan, ops, rem, rule, rng, rng.choice((0.5, 1.0, 2.0, 4.0)), rng.random() * 0.3)
+    timelines: dict[int, FreeTimeline] = {}
+
+    def timeline(r: int) -> FreeTimeline:
+        tl = timelines.get(r)
+        if tl is None:
+            tl = FreeTimeline(x.windows[r])
+            for s, i in plan.booked[r]:
+                if i not in free_set and plan.end[i] > s:
+                    tl.book(s, plan.end[i])
+            timelines[r] = tl
+        return tl
+
+    res: dict[int, int] = {}
+    end: dict[int, int] = {}
+    indeg = {i: sum(1 for p in x.preds[i] if p in free_set) for i in ops}
+    heap = [(keys[i], i) for i in ops if indeg[i] == 0]
+    heapq.heapify(heap)
+    site, tt, cost = x.res_site, x.tt, x.res_cost
+    busy = set(busy_resources)
+    changes: list[tuple[int, int, int, int]] = []
+    while heap:
+        _, i = heapq.heappop(heap)
+        before = []
+        for p in x.preds[i]:
+            if p in free_set:
+                before.append((end[p], tt[site[res[p]]]))
+            else:
+                before.append((plan.end[p], tt[site[plan.res[p]]]))
+        t0 = x.release[i]
+        t_min = max([t0, *(e for e, _ in before)])
+        best_end, best_cost, best_r, best_s = INF, INF, -1, INF
+        for r, d in zip(x.mode_res[i], x.mode_dur[i], strict=True):
+            if t_min + d > best_end:
+                break
+            if r in busy:
+                continue
+            t = t0
+            s_r = site[r]
+            for e, row in before:
+                if e + row[s_r] > t:
+                    t = e + row[s_r]
+            s = timeline(r).earliest(t, d)
+            if s >= INF:
+                continue
+            f = s + d
+            if f < best_end or (f == best_end and d * cost[r] < best_cost):
+                best_end, best_cost, best_r, best_s = f, d * cost[r], r, s
+        if best_r < 0:
+            return []  # nowhere to go (cannot happen while the current place is free)
+        timeline(best_r).book(best_s, best_end)
+        res[i], end[i] = best_r, best_end
+        changes.append((i, best_r, best_s, best_end))
+        for s in x.succs[i]:
+            if s in indeg:
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    heapq.heappush(heap, (keys[s], s))
+    return changes
