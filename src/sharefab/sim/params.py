@@ -44,3 +44,7 @@ class SimParams:
     # Which of the platform's quotes a buyer accepts (the `sharefab` policy): balanced,
     # fastest or cheapest; the first quote when that option was not offered.
     buyer_picks: str = "balanced"
+    # The `sharefab` policy's solves (quotes, replans) stop on this much CP-SAT deterministic
+    # time each (about seconds, one worker, fixed seed), not on the wall clock: the same seed
+    # gives the same figures on any machine load.
+    solver_deterministic_time: float = 0.2

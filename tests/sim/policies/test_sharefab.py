@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from typing import Any
 
 import pytest
 
+from sharefab.kit.settings import get_settings
+from sharefab.optimize.params import SolveParams
 from sharefab.sim.arrivals import make_scenario
 from sharefab.sim.metrics import run_metrics
+from sharefab.sim.params import SimParams
 from sharefab.sim.policies.sharefab import run_sharefab
 from sharefab.sim.record import Fate, RunRecord
+from sharefab.sim.report import summarise
 from sharefab.sim.world import World
 from tests.sim.policies.test_dispatch import check_conservation
 
 
 @pytest.fixture(scope="module")
-def runs(world: World) -> tuple[RunRecord, RunRecord]:
-    """The same seed played twice through the services."""
+def solver_budgets() -> list[float | None]:
+    """The deterministic time of every solve the services ran in the first run (filled by
+    `runs`)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def runs(world: World, solver_budgets: list[float | None]) -> tuple[RunRecord, RunRecord]:
+    """The same seed played twice through the services, each in a fresh database; the first
+    run notes the solver parameters the services passed to the real solver."""
+    from sharefab.market import replan, service
+    from sharefab.optimize.solve import solve
+
+    def noting(data: Any, params: SolveParams | None = None, **kwargs: Any) -> Any:
+        solver_budgets.append(params.deterministic_time if params else None)
+        return solve(data, params=params, **kwargs)
+
     scenario = make_scenario(world, 1)
-    return run_sharefab(world, scenario), run_sharefab(world, scenario)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "solve", noting)
+        patch.setattr(replan, "solve", noting)
+        first = run_sharefab(world, scenario)
+    return first, run_sharefab(world, scenario)
 
 
 def test_conservation_through_the_services(world: World, runs: tuple[RunRecord, ...]) -> None:
@@ -45,6 +70,32 @@ def test_same_seed_same_figures(world: World, runs: tuple[RunRecord, ...]) -> No
     assert [dataclasses.astuple(e) for e in a.executions] == [
         dataclasses.astuple(e) for e in b.executions
     ]
+
+
+def test_same_seed_identical_json(world: World, runs: tuple[RunRecord, ...]) -> None:
+    """Two runs of one seed print byte-identical `--json` figures for the sharefab policy."""
+    docs = [
+        json.dumps(summarise({"sharefab": [run_metrics(r, world)]}, [1]), sort_keys=True)
+        for r in runs
+    ]
+    assert docs[0] == docs[1]
+
+
+def test_the_services_solve_on_deterministic_time(
+    runs: tuple[RunRecord, ...], solver_budgets: list[float | None]
+) -> None:
+    """Every quote and replan of the run stopped on CP-SAT deterministic time, not the wall
+    clock (so a loaded machine cannot change a plan), and the setting is restored after."""
+    assert runs[0].executions
+    assert solver_budgets
+    assert set(solver_budgets) == {SimParams().solver_deterministic_time}
+    assert get_settings().solver_deterministic_time is None
+
+
+def test_idle_resources_start_ready_work_early(runs: tuple[RunRecord, ...]) -> None:
+    """Work whose inputs are there starts before its booked time when its resource is idle
+    and the work fits before the resource's next booking."""
+    assert runs[0].notes.get("early_starts", 0) > 0
 
 
 def test_steps_start_only_after_their_inputs(world: World, runs: tuple[RunRecord, ...]) -> None:
@@ -80,8 +131,6 @@ def test_booked_work_starts_inside_capacity_windows(
 
 def test_buyers_may_pick_the_fastest_quote(world: World) -> None:
     """With buyers accepting the fastest quote, every order is still accounted for."""
-    from sharefab.sim.params import SimParams
-
     scenario = make_scenario(world, 1)
     record = run_sharefab(world, scenario, params=SimParams(buyer_picks="fastest"))
     check_conservation(record, world, sum(a.at < world.end for a in scenario.arrivals))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -45,6 +46,7 @@ from sharefab.identity.principal import Principal
 from sharefab.kit.db import build_engine, unit_of_work
 from sharefab.kit.errors import SharefabError
 from sharefab.kit.migrate import upgrade
+from sharefab.kit.settings import get_settings
 from sharefab.kit.types import clock_at
 from sharefab.market import service as market
 from sharefab.market.models import Booking, BookingStatus
@@ -75,12 +77,31 @@ def minute_of(at: datetime) -> int:
     return -(-int((at - EPOCH).total_seconds()) // 60)
 
 
+def _scratch() -> str | None:
+    """Where the per-run databases go: memory-backed /dev/shm when there is one."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+@contextmanager
+def deterministic_solver(units: float) -> Iterator[None]:
+    """Within the block, the services' solves stop on `units` of CP-SAT deterministic time
+    (the platform's `solver_deterministic_time` setting), not on the wall clock."""
+    settings = get_settings()
+    old = settings.solver_deterministic_time
+    settings.solver_deterministic_time = units
+    try:
+        yield
+    finally:
+        settings.solver_deterministic_time = old
+
+
 @lru_cache(maxsize=1)
 def _template() -> Path:
     """A migrated database with the taxonomy loaded (made once per process, removed at exit),
     copied for each run."""
     import_all_models()
-    directory = tempfile.mkdtemp(prefix="sharefab-sim-")
+    directory = tempfile.mkdtemp(prefix="sharefab-sim-", dir=_scratch())
     atexit.register(shutil.rmtree, directory, True)
     path = Path(directory) / "template.db"
     engine = build_engine(f"sqlite:///{path}")
@@ -99,13 +120,16 @@ def run_sharefab(
 ) -> RunRecord:
     """Play `scenario` with the platform quoting, booking and replanning every order."""
     template = _template()
-    with tempfile.TemporaryDirectory(prefix="sharefab-run-") as tmp:
+    params = params or SimParams()
+    with (
+        tempfile.TemporaryDirectory(prefix="sharefab-run-", dir=_scratch()) as tmp,
+        deterministic_solver(params.solver_deterministic_time),
+    ):
         path = Path(tmp) / "run.db"
         shutil.copy(template, path)
         engine = build_engine(f"sqlite:///{path}")
         try:
-            picks = (params or SimParams()).buyer_picks
-            return _Run(world, scenario, engine, progress, picks).run()
+            return _Run(world, scenario, engine, progress, params.buyer_picks).run()
         finally:
             engine.dispose()
 
@@ -132,6 +156,7 @@ class _Run:
         self.ends: dict[int, dict[int, int]] = {}
         self.sites: dict[int, dict[int, int]] = {}
         self.started: set[int] = set()
+        self.ready: set[int] = set()  # operation ids whose predecessors are all done, not started
         self.op_of: dict[int, tuple[int, int]] = {}  # operation id -> (order, position)
         self.op_id: dict[tuple[int, int], int] = {}  # (order, position) -> operation id
         self.quantity: dict[int, int] = {}  # operation id -> parts
@@ -263,6 +288,8 @@ class _Run:
                     self.op_of[op.id] = (a.order, position[op.seq])
                     self.op_id[(a.order, position[op.seq])] = op.id
                     self.quantity[op.id] = op.quantity
+                    if not w.preds[a.order][position[op.seq]]:
+                        self.ready.add(op.id)
         except SharefabError as exc:
             outcome.fate = Fate.rejected
             outcome.reason = str(exc)
@@ -272,38 +299,62 @@ class _Run:
     # --- work ------------------------------------------------------------------------------
 
     def _advance(self) -> None:
-        """Start every booking whose time has come and whose resource and inputs are ready;
-        then wake up at the next booking start or input arrival."""
+        """Start every booking whose resource is free and working and whose inputs are there:
+        at its booked time, or earlier when the work fits before the resource's next booking
+        (as a factory does with an idle machine; the platform then moves the booking to now).
+        Then wake up at the next booked start."""
         w, now = self.world, self.now
+        if not self.ready:
+            return
+        at_now = moment(now)
         with self._services(now) as session:
-            due = list(
+            startable = list(
                 session.scalars(
                     select(Booking)
                     .where(Booking.status == BookingStatus.committed)
-                    .where(Booking.starts_at <= moment(now))
+                    .where(Booking.operation_id.in_(sorted(self.ready)))
                     .order_by(Booking.starts_at, Booking.id)
                 )
             )
+            early = sorted({b.resource_id for b in startable if b.starts_at > at_now})
+            ahead: dict[int, list[tuple[int, int]]] = {}
+            if early:
+                for rid, bid, starts in session.execute(
+                    select(Booking.resource_id, Booking.id, Booking.starts_at)
+                    .where(Booking.status.in_((BookingStatus.committed, BookingStatus.in_progress)))
+                    .where(Booking.resource_id.in_(early))
+                    .where(Booking.ends_at > at_now)
+                ):
+                    ahead.setdefault(rid, []).append((minute_of(starts), bid))
             session.expunge_all()
-        for b in due:
+        for b in startable:
             r = self.resource_index[b.resource_id]
             if self.running[r] is not None or self.down_until[r] > now:
                 continue
             order, pos = self.op_of[b.operation_id]
             ends, sites = self.ends[order], self.sites[order]
-            preds = w.preds[order][pos]
-            if any(p not in ends for p in preds):
-                continue
             site = w.resource_site[r]
+            preds = w.preds[order][pos]
             ready = max([now, *(ends[p] + w.site_minutes[sites[p]][site] for p in preds)])
             if ready > now:
                 self._wake(ready)
                 continue
-            planned = next((m for rr, m in w.modes[order][pos] if rr == r), None)
-            if planned is None:
-                planned = max(1, minute_of(b.ends_at) - minute_of(b.starts_at))
+            booked_at = minute_of(b.starts_at)
+            booked = max(1, minute_of(b.ends_at) - booked_at)
+            planned = next((m for rr, m in w.modes[order][pos] if rr == r), booked)
+            need = max(planned, booked)
             window = w.window_at(r, now)
-            if window is None or now + planned > window[1]:
+            fits = window is not None and now + need <= window[1]
+            if booked_at > now:
+                # early: only into a gap that ends before anything else booked on the resource
+                others = ahead.get(b.resource_id, ())
+                nxt = min((t for t, bid in others if bid != b.id), default=None)
+                if not fits or (nxt is not None and nxt < now + need):
+                    later = w.fit_start(r, now + 1, need)
+                    if later is not None and later < booked_at:
+                        self._wake(later)
+                    continue
+            elif not fits:
                 # late, and no longer fits this shift: like any factory, wait for one it fits
                 later = w.fit_start(r, now, planned)
                 if later is not None:
@@ -313,11 +364,14 @@ class _Run:
             try:
                 with self._services(now) as session:
                     execution.report_event(
-                        session, provider, b.id, EventIn(type=EventType.started, at=moment(now))
+                        session, provider, b.id, EventIn(type=EventType.started, at=at_now)
                     )
             except SharefabError:
                 self.record.note("start_refused")
                 continue
+            if booked_at > now:
+                self.record.note("early_starts")
+            self.ready.discard(b.operation_id)
             actual = self.scenario.actual_minutes(order, pos, planned)
             ex = Execution(order, pos, r, now, now + actual, actual, planned)
             self.record.executions.append(ex)
@@ -326,14 +380,17 @@ class _Run:
             self.version[r] += 1
             self._at(ex.end, COMPLETE, (r, self.version[r]))
             self.started.add(order)
-        with self._services(now) as session:  # after the loop: late starts may have replanned
-            nxt = session.scalar(
+        if not self.ready:
+            return
+        with self._services(now) as session:  # after the loop: starts may have replanned
+            upcoming = session.scalar(
                 select(func.min(Booking.starts_at))
                 .where(Booking.status == BookingStatus.committed)
-                .where(Booking.starts_at > moment(now))
+                .where(Booking.operation_id.in_(sorted(self.ready)))
+                .where(Booking.starts_at > at_now)
             )
-        if nxt is not None:
-            self._wake(minute_of(nxt))
+        if upcoming is not None:
+            self._wake(minute_of(upcoming))
 
     def _complete(self, data: tuple[int, int]) -> None:
         r, version = data
@@ -363,6 +420,9 @@ class _Run:
         ends, sites = self.ends[ex.order], self.sites[ex.order]
         ends[ex.position] = self.now
         sites[ex.position] = w.resource_site[r]
+        for succ in w.succs[ex.order][ex.position]:
+            if all(p in ends for p in w.preds[ex.order][succ]):
+                self.ready.add(self.op_id[(ex.order, succ)])
         if len(ends) == len(w.modes[ex.order]):
             deliver(self.record, w, self.record.orders[ex.order], ends, sites)
 
