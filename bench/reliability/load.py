@@ -151,6 +151,7 @@ class Step:
     total: dict[str, Any] = field(default_factory=dict)
     status: dict[str, dict[str, int]] = field(default_factory=dict)
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    load_avg: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -165,7 +166,15 @@ class Step:
         return int(self.total.get("Failure Count", 0))
 
 
-def run_step(host: str, rate: float, seconds: int, buyers_file: Path, out: Path) -> Step:
+def run_step(
+    host: str,
+    rate: float,
+    seconds: int,
+    buyers_file: Path,
+    out: Path,
+    tags: list[str],
+    profile_pid: int | None = None,
+) -> Step:
     """Locust headless, as its own process, offering `rate` requests/s for `seconds`."""
     users = max(1, math.ceil(rate / USER_RATE))
     prefix = out / f"step-{rate:g}"
@@ -191,6 +200,7 @@ def run_step(host: str, rate: float, seconds: int, buyers_file: Path, out: Path)
         str(prefix),
         "--loglevel",
         "WARNING",
+        *tags,
     ]
     env = {
         **os.environ,
@@ -200,8 +210,13 @@ def run_step(host: str, rate: float, seconds: int, buyers_file: Path, out: Path)
     }
     log = out / f"step-{rate:g}-locust.log"
     with log.open("wb") as fh:
-        subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False)
-    step = Step(offered=rate, users=users, seconds=seconds - RAMP_SECONDS)
+        locust = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        if profile_pid is not None:
+            time.sleep(RAMP_SECONDS)
+            profile(profile_pid, seconds - RAMP_SECONDS - 1, out / f"step-{rate:g}-profile.txt")
+        locust.wait()
+    load_avg = os.getloadavg()[0]  # the machine is shared: how busy it was over the last minute
+    step = Step(offered=rate, users=users, seconds=seconds - RAMP_SECONDS, load_avg=load_avg)
     with open(f"{prefix}_stats.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             parsed = {k: _num(v) for k, v in row.items()}
@@ -214,6 +229,31 @@ def run_step(host: str, rate: float, seconds: int, buyers_file: Path, out: Path)
         step.status = data.get("status", {})
         step.groups = data.get("groups", {})
     return step
+
+
+def profile(pid: int, seconds: int, path: Path) -> None:
+    """Sample the server with py-spy for `seconds`; write the functions most often on the
+    stack (cumulative share of samples, all threads, idle ones left out) to `path`."""
+    raw = path.with_suffix(".raw")
+    subprocess.run(
+        [str(BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds),
+         "--rate", "50", "--format", "raw", "--output", str(raw), "--nonblocking"],
+        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    if not raw.exists():
+        path.write_text("py-spy found no samples\n")
+        return
+    total = 0
+    cumulative: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        for frame in set(stack.split(";")):
+            cumulative[frame] = cumulative.get(frame, 0) + n
+    lines = [f"{n / total:6.1%}  {frame}" for frame, n in cumulative.items()]
+    lines.sort(key=lambda x: -float(x.split("%")[0]))
+    path.write_text(f"{total} samples (non-idle, all threads)\n" + "\n".join(lines[:80]) + "\n")
 
 
 def _num(value: str) -> Any:
@@ -248,9 +288,9 @@ def report(steps: list[Step], check: str, meta: dict[str, str]) -> str:
     out.append(
         "| offered req/s | users | achieved req/s | requests | failures | 5xx "
         "| read p50/p95/p99 ms | quote p50/p95/p99 ms | order p50/p95/p99 ms "
-        "| accept p50/p95/p99 ms | targets |"
+        "| accept p50/p95/p99 ms | quotes 201/409/429 | machine load (1 min) | targets |"
     )
-    out.append("|---:|---:|---:|---:|---:|---:|---|---|---|---|---|")
+    out.append("|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---:|---|")
     for s in steps:
 
         def g(name: str, s: Step = s) -> str:
@@ -258,11 +298,13 @@ def report(steps: list[Step], check: str, meta: dict[str, str]) -> str:
             return f"{d['p50']:.0f} / {d['p95']:.0f} / {d['p99']:.0f}" if d else "-"
 
         missed = verdict(s)
+        q = s.status.get("POST /orders/{id}/quotes", {})
         out.append(
             f"| {s.offered:g} | {s.users} | {s.throughput:.1f} "
             f"| {int(s.total.get('Request Count', 0))} "
             f"| {s.failures} | {s.server_errors} | {g('read')} | {g('quote')} | {g('order')} "
-            f"| {g('accept')} | {'met' if not missed else '; '.join(missed)} |"
+            f"| {g('accept')} | {q.get('201', 0)}/{q.get('409', 0)}/{q.get('429', 0)} "
+            f"| {s.load_avg:.1f} | {'met' if not missed else '; '.join(missed)} |"
         )
     first_bad = next((s for s in steps if verdict(s)), None)
     out.append("")
@@ -305,6 +347,9 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=12, help="buyer organisations signed in")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", type=Path, default=Path("/tmp/sharefab-load"))
+    parser.add_argument("--tags", default="", help="only these Locust task tags (comma list)")
+    parser.add_argument("--exclude-tags", default="", help="leave these task tags out")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server per step")
     args = parser.parse_args()
     if not 10 <= args.step_seconds <= 60:
         parser.error("--step-seconds must be within 10..60")
@@ -314,10 +359,21 @@ def main() -> None:
     buyers_file.write_text(json.dumps(logins))
     server = start_server(url, args.port, args.out / "server.log")
     steps: list[Step] = []
+    tags = []
+    if args.tags:
+        tags += ["--tags", *args.tags.split(",")]
+    if args.exclude_tags:
+        tags += ["--exclude-tags", *args.exclude_tags.split(",")]
     try:
         for rate in [float(r) for r in args.rates.split(",")]:
             step = run_step(
-                f"http://127.0.0.1:{args.port}", rate, args.step_seconds, buyers_file, args.out
+                f"http://127.0.0.1:{args.port}",
+                rate,
+                args.step_seconds,
+                buyers_file,
+                args.out,
+                tags,
+                server.pid if args.profile else None,
             )
             steps.append(step)
             print(
@@ -343,6 +399,7 @@ def main() -> None:
         "rate limit lifted",
         "tracebacks in server log": str(server_log.count("Traceback")),
         "user rate": f"{USER_RATE} req/s per Locust user (constant_throughput)",
+        "locust tags": " ".join(tags) or "all (the full mix)",
     }
     text = report(steps, check.stdout + check.stderr, meta)
     (args.out / "report.md").write_text(text)

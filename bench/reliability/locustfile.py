@@ -7,7 +7,8 @@ Run as its own process against a running server, e.g.
 
 (`bench/reliability/load.py` does this per load step). The mix, by request weight:
 70 % browse (order lists, order details, an order's quotes and bookings, capacity search,
-resource list), 15 % quote, 10 % order submission, 5 % accept.
+resource list), 15 % quote, 10 % order submission, 5 % accept. The tasks are tagged `browse`,
+`quote`, `order` and `accept` (Locust's `--tags` / `--exclude-tags` isolate a part).
 
 Environment:
 - SHAREFAB_LOAD_BUYERS: a JSON file, a list of buyers, each `{"email": ..., "password": ...}`
@@ -17,8 +18,9 @@ Environment:
 - SHAREFAB_LOAD_STATUS_FILE: where to write the count of answers per endpoint and status.
 
 Business answers are not failures: 409 to an accept (the slot was taken since the quote, or a
-newer quote superseded it) and 409 to a quote (no free capacity fits) are counted apart in the
-status file. Every 5xx, every other 4xx and every transport error is a failure.
+newer quote superseded it), 409 to a quote (no free capacity fits) and 429 to a quote (the
+solver's line is full; Retry-After) are counted apart in the status file. Every 5xx, every
+other 4xx and every transport error is a failure.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from locust import HttpUser, constant_throughput, events, task
+from locust import HttpUser, constant_throughput, events, tag, task
 
 API = "/api/v1"
 USER_RATE = float(os.environ.get("SHAREFAB_LOAD_USER_RATE", "0.25"))
@@ -196,28 +198,33 @@ class BuyerUser(HttpUser):
     # --- browse (70) ------------------------------------------------------------------------
 
     @task(20)
+    @tag("browse")
     def list_orders(self) -> None:
         self.client.get(f"{API}/orders", params={"limit": 20}, name="/orders")
 
     @task(20)
+    @tag("browse")
     def order_detail(self) -> None:
         if self.buyer.order_ids:
             oid = random.choice(self.buyer.order_ids)
             self.client.get(f"{API}/orders/{oid}", name="/orders/{id}")
 
     @task(8)
+    @tag("browse")
     def order_quotes(self) -> None:
         if self.buyer.order_ids:
             oid = random.choice(self.buyer.order_ids)
             self.client.get(f"{API}/orders/{oid}/quotes", name="/orders/{id}/quotes")
 
     @task(7)
+    @tag("browse")
     def order_bookings(self) -> None:
         if self.buyer.order_ids:
             oid = random.choice(self.buyer.order_ids)
             self.client.get(f"{API}/orders/{oid}/bookings", name="/orders/{id}/bookings")
 
     @task(10)
+    @tag("browse")
     def capacity_search(self) -> None:
         if not self.buyer.capabilities:
             return
@@ -232,12 +239,14 @@ class BuyerUser(HttpUser):
         self.client.get(f"{API}/capacity/search", params=params, name="/capacity/search")
 
     @task(5)
+    @tag("browse")
     def resources(self) -> None:
         self.client.get(f"{API}/resources", params={"limit": 20}, name="/resources")
 
     # --- quote (15), order (10), accept (5) ------------------------------------------------
 
     @task(15)
+    @tag("quote")
     def quote(self) -> None:
         b = self.buyer
         if not b.quotable:
@@ -251,6 +260,8 @@ class BuyerUser(HttpUser):
                     b.open_quotes.extend(q["id"] for q in res.json())
                     del b.open_quotes[:-50]
                 res.success()
+            elif res.status_code == 429:
+                res.success()  # the solver's line is full: asked to come back (Retry-After)
             elif res.status_code == 409:
                 res.success()  # no capacity fits, or the order moved on: a business answer
                 with b.lock:
@@ -260,6 +271,7 @@ class BuyerUser(HttpUser):
                 res.failure(f"{res.status_code}: {res.text[:200]}")
 
     @task(10)
+    @tag("order")
     def submit_order(self) -> None:
         b = self.buyer
         if not b.templates:
@@ -281,6 +293,7 @@ class BuyerUser(HttpUser):
                 res.failure(f"{res.status_code}: {res.text[:200]}")
 
     @task(5)
+    @tag("accept")
     def accept(self) -> None:
         b = self.buyer
         with b.lock:

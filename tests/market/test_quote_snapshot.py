@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from sharefab.app import create_app
 from sharefab.kit.db import unit_of_work
+from sharefab.kit.gate import Gate
 from sharefab.market import service
 from sharefab.market.models import Quote
 from tests.factories import (
@@ -30,6 +31,7 @@ from tests.factories import (
     make_site,
     make_window,
     order_body,
+    problem,
 )
 
 HOLD_SECONDS = 8.0
@@ -175,3 +177,34 @@ def test_order_changed_during_solve_is_409(
         assert s.scalar(select(func.count()).select_from(Quote)) == 0
     again = buyer.post(f"/api/v1/orders/{order_id}/quotes")
     assert again.status_code == 201, again.text
+
+
+def test_quote_beyond_the_solver_line_is_429(
+    engine: Engine,
+    tenants: Tenants,
+    app_client: TestClient,
+    server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With one solver slot and no line, a second buyer's quote during a solve is refused at
+    once (429 problem+json with Retry-After), while reads go on; asked again later, it works."""
+    _provider, _mill, order_id, _buyer = _setup(app_client, tenants)
+    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
+    other = created(acme.post("/api/v1/orders", json=order_body("PO-2", quantity=2)))
+    monkeypatch.setattr(service, "quote_gate", lambda: gate)
+    gate = Gate(slots=1, queue=0, seconds_per_job=6.0)
+    held = HeldSolve(service.solve)
+    monkeypatch.setattr(service, "solve", held)
+    thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
+    assert held.solving.wait(30), "the quote never reached the solver"
+    with httpx.Client(base_url=server_url, timeout=60) as c:
+        busy = c.post(f"/api/v1/orders/{other['id']}/quotes", headers=tenants["acme"].headers)
+        read = c.get(f"/api/v1/orders/{other['id']}", headers=tenants["acme"].headers)
+    held.write_done.set()
+    thread.join(60)
+    body = problem(busy, 429)
+    assert int(busy.headers["Retry-After"]) >= 1
+    assert "solver is busy" in body["detail"]
+    assert read.status_code == 200
+    assert answers[0].status_code == 201, answers[0].text
+    assert acme.post(f"/api/v1/orders/{other['id']}/quotes").status_code == 201

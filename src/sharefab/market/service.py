@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from sharefab.capacity.models import Resource, Site
 from sharefab.identity import service as identity
 from sharefab.identity.principal import Principal, readable, writable
 from sharefab.kit.errors import Conflict, Forbidden, NotFound
+from sharefab.kit.gate import Gate
 from sharefab.kit.observability import BOOKING_CONFLICTS, timed
 from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span, overlaps
@@ -52,6 +54,17 @@ from sharefab.reputation import service as reputation
 
 QUOTE_HORIZON_DAYS = 42
 SOLVE_SECONDS_PER_OPTION = 2.0
+
+
+@lru_cache(maxsize=4)
+def _gate(slots: int, queue: int) -> Gate:
+    return Gate(slots, queue, seconds_per_job=SOLVE_SECONDS_PER_OPTION * len(OPTIONS))
+
+
+def quote_gate() -> Gate:
+    """The process's gate for quote solves (`solver_slots` at once, `solver_queue` waiting)."""
+    settings = get_settings()
+    return _gate(settings.solver_slots, settings.solver_queue)
 
 
 # --- what other domains ask ---------------------------------------------------------------
@@ -242,18 +255,23 @@ def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuoteP
     _unplaceable(order, steps)
     budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
     priced: list[Priced] = []
-    for option, objective in OPTIONS.items():
-        problem = build_problem(frame, [order], [steps], objective)
-        with timed("quote") as run:
-            result = solve(
-                problem.data, params=solver_params(), time_limit=budget, workers=1, seed=0
-            )
-            run.status = result.status.value
-        if not result.feasible:
-            continue
-        schedule = tuple(sorted(result.schedule))
-        if validate(problem.data, schedule):
-            continue  # never offer a plan the independent validator rejects
+    solved: list[tuple[str, OrderProblem, tuple[Assignment, ...]]] = []
+    # A burst of quotes waits in a short line for the solver, or gets 429 (see kit/gate.py).
+    with quote_gate().enter("the platform's solver is busy with other quotes"):
+        for option, objective in OPTIONS.items():
+            problem = build_problem(frame, [order], [steps], objective)
+            with timed("quote") as run:
+                result = solve(
+                    problem.data, params=solver_params(), time_limit=budget, workers=1, seed=0
+                )
+                run.status = result.status.value
+            if not result.feasible:
+                continue
+            schedule = tuple(sorted(result.schedule))
+            if validate(problem.data, schedule):
+                continue  # never offer a plan the independent validator rejects
+            solved.append((option, problem, schedule))
+    for option, problem, schedule in solved:
         offer = _price(session, option, problem, order, list(schedule))
         twin = next(
             (p for p in priced if (p.total, p.promised_at) == (offer.total, offer.promised_at)),
