@@ -28,3 +28,24 @@ def test_iso_date_times_still_work(client: TestClient) -> None:
     response = client.get("/api/v1/orders", params={"due_after": iso(T0)})
     assert response.status_code == 200
     assert response.json()["total"] == 1
+
+
+def test_padding_does_not_stretch_a_length_limit(client: TestClient) -> None:
+    """A 203-character token (5 spaces + 198) is over maxLength 200 although it trims to 198."""
+    body = problem(
+        client.post("/api/v1/auth/logout", json={"refresh_token": " " * 5 + "a" * 198}), 422
+    )
+    assert body["errors"][0]["field"] == "body.refresh_token"
+    assert "at most 200 characters" in body["errors"][0]["message"]
+
+
+def test_padding_does_not_pass_a_pattern(client: TestClient) -> None:
+    """Currency ' CNY' breaks the documented pattern ^[A-Z]{3}$ and is refused naming it."""
+    body = problem(client.post("/api/v1/orders", json=order_body(currency=" CNY")), 422)
+    assert body["errors"][0]["field"] == "body.currency"
+
+
+def test_padded_text_within_limits_is_still_trimmed(client: TestClient) -> None:
+    """A title with spaces around it that fits is accepted and stored trimmed."""
+    order = created(client.post("/api/v1/orders", json=order_body(title="  Housing  ")))
+    assert order["title"] == "Housing"

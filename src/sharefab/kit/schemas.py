@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 
 
 def _iso_only(value: object) -> object:
@@ -37,9 +47,30 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 cod
 
 
 class Schema(BaseModel):
-    """Input shapes: unknown fields are refused so a typo never passes silently."""
+    """Input shapes: unknown fields are refused so a typo never passes silently.
+
+    Text is trimmed, but the limits the OpenAPI states (maxLength, pattern) hold for the text
+    as sent: 250 characters padded with spaces are not "at most 200" because trimming fits them.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _raw_text_within_limits(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str) or value == value.strip():
+            return value
+        field = cls.model_fields.get(info.field_name or "")
+        for constraint in field.metadata if field else ():
+            limit = getattr(constraint, "max_length", None)
+            if limit is not None and len(value) > limit:
+                raise ValueError(
+                    f"at most {limit} characters, counting the spaces around it; send it trimmed"
+                )
+            pattern = getattr(constraint, "pattern", None)
+            if pattern is not None and not re.search(pattern, value):
+                raise ValueError(f"must match {pattern}; remove the spaces around it")
+        return value
 
 
 class PublicSchema(BaseModel):
