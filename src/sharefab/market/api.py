@@ -88,44 +88,71 @@ def order_bookings(
 
 @router.post("/orders/{order_id}/cancel")
 def cancel_order(
-    session: SessionDep, principal: CurrentPrincipal, order_id: int
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, order_id: int
 ) -> OrderStatePublic:
     """Cancel: bookings not started are released; the escrow is refunded by rule."""
-    return OrderStatePublic.model_validate(lifecycle.cancel(session, principal, order_id))
+    return idem.run(
+        lambda: OrderStatePublic.model_validate(lifecycle.cancel(session, principal, order_id)),
+        status_code=200,
+    )
 
 
 @router.post("/orders/{order_id}/confirm-delivery")
 def confirm_delivery(
-    session: SessionDep, principal: CurrentPrincipal, order_id: int
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, order_id: int
 ) -> OrderStatePublic:
     """The buyer confirms the parts arrived."""
-    return OrderStatePublic.model_validate(lifecycle.confirm_delivery(session, principal, order_id))
+    return idem.run(
+        lambda: OrderStatePublic.model_validate(
+            lifecycle.confirm_delivery(session, principal, order_id)
+        ),
+        status_code=200,
+    )
 
 
 @router.post("/orders/{order_id}/close")
 def close_order(
-    session: SessionDep, principal: CurrentPrincipal, order_id: int
+    session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep, order_id: int
 ) -> OrderStatePublic:
     """Close a delivered order and settle its escrow (once)."""
-    return OrderStatePublic.model_validate(lifecycle.close(session, principal, order_id))
+    return idem.run(
+        lambda: OrderStatePublic.model_validate(lifecycle.close(session, principal, order_id)),
+        status_code=200,
+    )
 
 
 @router.post("/orders/{order_id}/dispute")
 def dispute_order(
-    session: SessionDep, principal: CurrentPrincipal, order_id: int, body: DisputeIn
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: IdempotencyDep,
+    order_id: int,
+    body: DisputeIn,
 ) -> OrderStatePublic:
     """The buyer disputes the work; the operator resolves it."""
-    order = lifecycle.dispute(session, principal, order_id, body.reason)
-    return OrderStatePublic.model_validate(order)
+    return idem.run(
+        lambda: OrderStatePublic.model_validate(
+            lifecycle.dispute(session, principal, order_id, body.reason)
+        ),
+        status_code=200,
+    )
 
 
 @router.post("/orders/{order_id}/resolve")
 def resolve_dispute(
-    session: SessionDep, principal: CurrentPrincipal, order_id: int, body: ResolveIn
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: IdempotencyDep,
+    order_id: int,
+    body: ResolveIn,
 ) -> OrderStatePublic:
     """The operator resolves a dispute: close and settle, or cancel and refund."""
-    order = lifecycle.resolve(session, principal, order_id, body.outcome)
-    return OrderStatePublic.model_validate(order)
+    return idem.run(
+        lambda: OrderStatePublic.model_validate(
+            lifecycle.resolve(session, principal, order_id, body.outcome)
+        ),
+        status_code=200,
+    )
 
 
 @router.post("/ratings", status_code=status.HTTP_201_CREATED)

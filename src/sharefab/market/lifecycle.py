@@ -38,16 +38,21 @@ def cancel(session: Session, principal: Principal, order_id: int) -> Order:
     order = _buyer_order(session, principal, order_id)
     started = order.status in STARTED
     orders.transition(order, OrderStatus.cancelled)
+    _release(session, order)
+    ledger.refund_escrow(session, order_id=order.id, rule="after_start" if started else "full")
+    reputation.record_order_cancelled(session, buyer_org_id=order.organization_id)
+    session.flush()
+    return order
+
+
+def _release(session: Session, order: Order) -> None:
+    """A cancelled order frees the bookings that never started and closes its open quotes."""
     for b in repository.bookings_of_order(session, order.id):
         if b.status in (BookingStatus.committed, BookingStatus.tentative):
             b.status = BookingStatus.cancelled
     for q in repository.quotes_of(session, order.id):
         if q.status == QuoteStatus.open:
             q.status = QuoteStatus.superseded
-    ledger.refund_escrow(session, order_id=order.id, rule="after_start" if started else "full")
-    reputation.record_order_cancelled(session, buyer_org_id=order.organization_id)
-    session.flush()
-    return order
 
 
 def confirm_delivery(session: Session, principal: Principal, order_id: int) -> Order:
@@ -97,6 +102,7 @@ def resolve(session: Session, principal: Principal, order_id: int, outcome: str)
         ledger.settle_order(session, order_id=order.id)
     else:
         orders.transition(order, OrderStatus.cancelled)
+        _release(session, order)
         ledger.refund_escrow(session, order_id=order.id, rule="after_start")
     session.flush()
     return order
