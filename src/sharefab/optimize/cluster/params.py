@@ -28,7 +28,7 @@ class ClusterParams:
         (0: after every batch of answers that arrive together).
     """
 
-    rules: tuple[str, ...] = ("fcfs", "op_slack", "edd", "slack")
+    rules: tuple[str, ...] = ("fcfs", "op_slack", "edd")
     start_share: float = 0.1
     kinds: tuple[str, ...] = (
         "time_window",

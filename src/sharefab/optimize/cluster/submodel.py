@@ -1,4 +1,4 @@
-"""Solve one ``SubProblem`` with CP-SAT (the only module of this package that imports OR-Tools).
+"""Solve one ``SubProblem`` with CP-SAT (the only module of this package that imports CP-SAT).
 
 ``solve_subproblem`` is a plain top-level function of picklable data, so an engine can run it in
 this process, in a process pool or on a Dask worker. One constraint family per function, as in
