@@ -6,6 +6,8 @@ Markdown summary (examples run per operation and mode, totals, failures) from it
     .venv/bin/python bench/reliability/fuzz.py --examples 1000 [--postgres URL] [--out DIR]
 
 Without --postgres only SQLite runs; with it, the same test runs on both (in one pytest run).
+On a busy machine two processes can share a run: one plain, one with --reverse (operations
+last to first); each report says what it ran, so their counts can be merged per operation.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main() -> int:
     parser.add_argument("--postgres", help="a throwaway PostgreSQL URL (the run wipes it)")
     parser.add_argument("--only-postgres", action="store_true", help="skip the SQLite run")
     parser.add_argument("--out", type=Path, help="directory for the JSON reports")
+    parser.add_argument("--reverse", action="store_true", help="take the operations last to first")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="sharefab-fuzz-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -59,6 +62,7 @@ def main() -> int:
         "SHAREFAB_FUZZ_EXAMPLES": str(args.examples),
         "SHAREFAB_FUZZ_SEED": str(args.seed),
         "SHAREFAB_FUZZ_REPORT": str(out / "fuzz"),
+        "SHAREFAB_FUZZ_REVERSE": "1" if args.reverse else "0",
     }
     env.pop("SHAREFAB_TEST_POSTGRES_URL", None)
     selector = TEST + "::test_every_operation_keeps_its_contract"

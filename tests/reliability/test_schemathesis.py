@@ -34,6 +34,8 @@ EXAMPLES = int(os.environ.get("SHAREFAB_FUZZ_EXAMPLES", "6"))  # per operation, 
 TENANTS = ["buyer2", "provider2", "acme"]
 SEED = int(os.environ.get("SHAREFAB_FUZZ_SEED", "8"))
 REPORT = os.environ.get("SHAREFAB_FUZZ_REPORT")
+# A second process can take the operations from the end, so two share a long run.
+REVERSE = os.environ.get("SHAREFAB_FUZZ_REVERSE") == "1"
 DEDICATED = EXAMPLES > 20
 
 # Positive data acceptance: a schema-valid request must not be refused. Besides Schemathesis's
@@ -92,7 +94,8 @@ def fuzz(
     counts: dict[str, dict[str, int]] = {}
     failures: list[str] = []
     per_mode = max(1, examples // 2)
-    for result in schema.get_all_operations():
+    results = list(schema.get_all_operations())
+    for result in reversed(results) if REVERSE else results:
         if isinstance(result, Err):
             failures.append(f"schema error: {result.err()}")
             continue
