@@ -94,6 +94,13 @@ def serve_command(
     upgrade_first: Annotated[
         bool, typer.Option("--upgrade/--no-upgrade", help="Migrate the schema before serving.")
     ] = True,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            help="Seconds an idle keep-alive connection stays open. Longer than clients' pauses "
+            "(and a proxy's idle timeout), so a request never races the server closing it."
+        ),
+    ] = 75,
 ) -> None:
     """Serve the API (and pages) with uvicorn."""
     import uvicorn
@@ -106,7 +113,9 @@ def serve_command(
     elif current_revision(engine) != head_revision(engine):
         raise fail("the database schema is not current; run `sharefab db upgrade` first")
     console.print(f"sharefab serving on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(engine), host=host, port=port, log_level="info", timeout_keep_alive=keep_alive
+    )
 
 
 def seed_command(

@@ -248,16 +248,17 @@ def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuoteP
     order = orders.get_order(session, principal, order_id)
     writable(principal, order.organization_id, "order", order_id)
     orders.check_transition(order, OrderStatus.quoted)
-    now = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
-    horizon = max(now + timedelta(days=QUOTE_HORIZON_DAYS), order.due_at + timedelta(days=7))
-    frame = Frame(t0=now, horizon_end=horizon)
-    steps = collect_candidates(session, frame, order)
-    _unplaceable(order, steps)
-    budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
     priced: list[Priced] = []
     solved: list[tuple[str, OrderProblem, tuple[Assignment, ...]]] = []
-    # A burst of quotes waits in a short line for the solver, or gets 429 (see kit/gate.py).
+    # A burst of quotes waits in a short line, or gets 429 (see kit/gate.py), before it reads
+    # the candidates: measured under load, that read costs more than the solve itself.
     with quote_gate().enter("the platform's solver is busy with other quotes"):
+        now = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        horizon = max(now + timedelta(days=QUOTE_HORIZON_DAYS), order.due_at + timedelta(days=7))
+        frame = Frame(t0=now, horizon_end=horizon)
+        steps = collect_candidates(session, frame, order)
+        _unplaceable(order, steps)
+        budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
         for option, objective in OPTIONS.items():
             problem = build_problem(frame, [order], [steps], objective)
             with timed("quote") as run:
