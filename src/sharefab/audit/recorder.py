@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, select, update
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from sharefab.audit.models import AuditEntry, AuditHead
 from sharefab.kit.types import utcnow
@@ -142,6 +142,7 @@ def _collect(session: Session) -> list[dict[str, Any]]:
 
 
 PENDING = "audit_pending"
+MARKS = "audit_savepoint_marks"
 
 
 def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
@@ -157,8 +158,15 @@ def _before_commit(session: Session) -> None:
     Taking the chain's lock last (and holding it only until the commit) keeps every other lock
     a transaction takes (rows, exclusion checks) outside it: appends are serialised without
     ever being part of a deadlock.
+
+    SQLAlchemy also fires this when a savepoint (`begin_nested`) is released; that is not the
+    end of the transaction, so nothing is appended then (taking the chain's lock there would
+    hold it while the transaction goes on to lock rows: a deadlock with other writers).
     """
+    if session.in_nested_transaction():
+        return
     session.flush()
+    session.info.pop(MARKS, None)
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
@@ -184,7 +192,27 @@ def _before_commit(session: Session) -> None:
 
 
 def _forget(session: Session, *_args: object) -> None:
+    """A rolled-back transaction leaves nothing to record (a savepoint: see `_rolled_back`)."""
+    if session.in_nested_transaction():
+        return
     session.info.pop(PENDING, None)
+    session.info.pop(MARKS, None)
+
+
+def _savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """Remember how much was pending when a savepoint began."""
+    if transaction.nested:
+        marks = session.info.setdefault(MARKS, {})
+        marks[id(transaction)] = len(session.info.get(PENDING, []))
+
+
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back: forget only what was changed inside it."""
+    if not previous.nested:
+        return
+    mark = session.info.get(MARKS, {}).pop(id(previous), None)
+    if mark is not None and PENDING in session.info:
+        del session.info[PENDING][mark:]
 
 
 def install() -> None:
@@ -193,6 +221,8 @@ def install() -> None:
         ("after_flush", _after_flush),
         ("before_commit", _before_commit),
         ("after_rollback", _forget),
+        ("after_transaction_create", _savepoint),
+        ("after_soft_rollback", _rolled_back),
     ):
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
