@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from sharefab.kit.settings import get_settings
 from tests.factories import created, order_body, problem
+
+JSON = {"content-type": "application/json"}
 
 
 def chain(n: int) -> list[dict[str, Any]]:
@@ -26,11 +29,17 @@ def chain(n: int) -> list[dict[str, Any]]:
 
 def test_five_thousand_operations_are_refused_before_parsing_them(client: TestClient) -> None:
     """5,000 steps get 422 on body.operations quickly, without validating every step."""
+    client.get("/api/v1/orders")  # the app's first request pays one-off start-up costs
+    raw = json.dumps(order_body(operations=chain(5000)))
     started = time.monotonic()
-    body = problem(client.post("/api/v1/orders", json=order_body(operations=chain(5000))), 422)
-    assert time.monotonic() - started < 1.0
-    assert body["errors"][0]["field"] == "body.operations"
+    response = client.post("/api/v1/orders", content=raw, headers=JSON)
+    took = time.monotonic() - started
+    body = problem(response, 422)
+    # The message comes from the length check that runs before the steps are validated
+    # (pydantic's own max_length runs after validating all 5,000: 1.4 s here before the fix).
     assert "5000 operations is more than the 200" in body["detail"]
+    assert body["errors"][0]["field"] == "body.operations"
+    assert took < 2.0, f"took {took:.2f} s (bound generous for a shared machine)"
 
 
 def test_two_thousand_deep_chain_is_refused(client: TestClient) -> None:
@@ -76,3 +85,21 @@ def test_routing_limits_are_in_the_schema(app_client: TestClient) -> None:
     spec = app_client.get("/openapi.json").json()
     operations = spec["components"]["schemas"]["OrderCreate"]["properties"]["operations"]
     assert operations["maxItems"] == get_settings().max_operations_per_order
+
+
+def test_patch_without_operations_keeps_the_routing(client: TestClient) -> None:
+    """PATCH {"operations": null} (or no operations) leaves the routing alone; no 500."""
+    order = created(client.post("/api/v1/orders", json=order_body()))
+    response = client.patch(f"/api/v1/orders/{order['id']}", json={"operations": None})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["operations"]) == 2
+    response = client.patch(f"/api/v1/orders/{order['id']}", json={"title": "Renamed"})
+    assert response.json()["title"] == "Renamed"
+
+
+def test_patch_with_too_many_operations_is_refused(client: TestClient) -> None:
+    """PATCH replacing the routing obeys the same step cap as POST."""
+    order = created(client.post("/api/v1/orders", json=order_body()))
+    response = client.patch(f"/api/v1/orders/{order['id']}", json={"operations": chain(201)})
+    body = problem(response, 422)
+    assert body["errors"][0]["field"] == "body.operations"

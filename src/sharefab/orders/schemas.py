@@ -36,10 +36,10 @@ def _few_enough_operations(value: Any) -> Any:
     return value
 
 
-def _few_enough_links(operations: list[OperationIn] | None) -> list[OperationIn] | None:
+def _few_enough_links(operations: list[OperationIn]) -> list[OperationIn]:
     """Refuse a routing with more predecessor links in total than the configured cap."""
     cap = get_settings().max_precedence_links
-    links = sum(len(op.predecessors or ()) for op in operations or ())
+    links = sum(len(op.predecessors or ()) for op in operations)
     if links > cap:
         raise ValueError(
             f"the routing has {links} predecessor links, more than the {cap} allowed; "
@@ -79,6 +79,16 @@ class OperationIn(Schema):
         return value
 
 
+# A routing: its length is checked before its steps are (a 5,000-step body costs nothing),
+# its links after.
+Routing = Annotated[
+    list[OperationIn],
+    BeforeValidator(_few_enough_operations),
+    Field(min_length=1, max_length=MAX_OPERATIONS),
+    AfterValidator(_few_enough_links),
+]
+
+
 class OrderCreate(Schema):
     """A new order: what a buyer wants made (the buyer is the caller's organisation)."""
 
@@ -95,12 +105,7 @@ class OrderCreate(Schema):
     delivery_site_id: int | None = None
     drawing_ref: str | None = Field(default=None, max_length=300)
     notes: str = Field(default="", max_length=5000)
-    operations: Annotated[
-        list[OperationIn],
-        BeforeValidator(_few_enough_operations),
-        AfterValidator(_few_enough_links),
-        Field(min_length=1, max_length=MAX_OPERATIONS),
-    ]
+    operations: Routing
 
     @model_validator(mode="after")
     def _due_after_release(self) -> OrderCreate:
@@ -123,12 +128,7 @@ class OrderUpdate(Schema):
     delivery_site_id: int | None = None
     drawing_ref: str | None = Field(default=None, max_length=300)
     notes: str | None = Field(default=None, max_length=5000)
-    operations: Annotated[
-        list[OperationIn] | None,
-        BeforeValidator(_few_enough_operations),
-        AfterValidator(_few_enough_links),
-        Field(min_length=1, max_length=MAX_OPERATIONS),
-    ] = None
+    operations: Routing | None = None
 
 
 class OperationPublic(PublicSchema):
