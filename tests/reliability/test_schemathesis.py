@@ -130,7 +130,7 @@ def fuzz(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(0 if DEDICATED else 120)
+@pytest.mark.timeout(0 if DEDICATED else 300)
 def test_every_operation_keeps_its_contract(app_client: TestClient, tenants: Tenants) -> None:
     """No generated request, valid or not, gets a 5xx or an answer its schema does not allow."""
     seed_world(app_client, tenants)
