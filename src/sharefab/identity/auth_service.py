@@ -167,12 +167,21 @@ def logout(session: Session, refresh_token: str) -> None:
 
 
 def principal_for(session: Session, user_id: int, organization_id: int) -> Principal:
-    """The principal of a user acting for an organisation; Unauthorized if no longer valid."""
-    user = session.get(User, user_id)
-    member = _membership(session, user_id, organization_id) if user else None
-    org = session.get(Organization, organization_id) if member else None
-    if user is None or not user.is_active or member is None or org is None:
+    """The principal of a user acting for an organisation; Unauthorized if no longer valid.
+
+    One query (user, membership and organisation joined): it runs on every request.
+    """
+    row = session.execute(
+        select(User, Membership, Organization)
+        .join(Membership, Membership.user_id == User.id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(User.id == user_id, Membership.organization_id == organization_id)
+        .order_by(Membership.id)
+        .limit(1)
+    ).first()
+    if row is None or not row[0].is_active:
         raise Unauthorized("the account behind this token is disabled or left the organisation")
+    user, member, org = row
     return Principal(
         organization_id=org.id,
         role=member.role,
