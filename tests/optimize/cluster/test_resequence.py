@@ -26,10 +26,10 @@ def test_resequenced_queue_keeps_the_plan_valid(small_index: ClusterIndex, rule:
     moved = 0
     for _ in range(15):
         tardiness = [plan.job_tardiness(j) for j in range(small_index.num_jobs)]
-        ops = bottleneck_queue(plan, rng, 60, set(), set(), tardiness)
+        ops, pool = bottleneck_queue(plan, rng, 60, set(), set(), tardiness)
         if len(ops) < 2:
             continue
-        changes = resequence(plan, ops, rng, rem, rule=rule)
+        changes = resequence(plan, ops, rng, rem, rule=rule, pool=pool)
         assert sorted(i for i, _, _, _ in changes) == sorted(ops)
         plan.move(changes)
         moved += 1
@@ -47,7 +47,7 @@ def test_resequencing_avoids_busy_orders_and_resources(small_index: ClusterIndex
     busy_res = {plan.res[i] for j in busy_jobs for i in small_index.job_ops[j]}
     rng = random.Random(7)
     for _ in range(10):
-        ops = bottleneck_queue(plan, rng, 60, busy_jobs, busy_res, tardiness)
+        ops, pool = bottleneck_queue(plan, rng, 60, busy_jobs, busy_res, tardiness)
         assert not {small_index.op_job[i] for i in ops} & busy_jobs
-        for _, r, _, _ in resequence(plan, ops, rng, rem, busy_res):
+        for _, r, _, _ in resequence(plan, ops, rng, rem, busy_res, pool=pool):
             assert r not in busy_res

@@ -244,7 +244,7 @@ class _Search:
         plan improved, else None. Touches no order or resource of a neighbourhood in flight."""
         t = time.perf_counter()
         self.queue.tries += 1
-        ops = bottleneck_queue(
+        ops, pool = bottleneck_queue(
             self.plan,
             self.rng,
             self.params.resequence_size,
@@ -254,7 +254,7 @@ class _Search:
         )
         undo = None
         if len(ops) >= 2:
-            changes = resequence(self.plan, ops, self.rng, self.rem, self.busy.resources)
+            changes = resequence(self.plan, ops, self.rng, self.rem, self.busy.resources, pool=pool)
             if changes:
                 undo = self._try({self.index.op_job[i] for i in ops}, changes)
         if undo is not None:

@@ -10,10 +10,13 @@ from shortly before that wait on, with the rest of their orders (their tails).
 ``resequence`` re-plans those operations greedily, without CP-SAT: everything else stays where it
 is, the operations are inserted one by one (serial schedule generation: each at the earliest
 finish over its candidate resources, in any free gap of their windows, after its predecessors plus
-transport) in the order of a priority rule chosen at random, ATC (apparent tardiness cost: weight
-per minute of work, discounted by slack) with a random look-ahead, WSPT or EDD on the operation's
-own due date, with a little noise. A few hundred operations take a fraction of a second, so the
-planner runs it between CP-SAT answers and keeps the result only if it is better.
+transport) in the order of a priority rule chosen at random: most often ``flow``, the order of
+the cheapest assignment of the queued operations to the pool's free time (a min-cost flow whose
+costs are each order's weighted lateness), else ATC (apparent tardiness cost: weight per minute of
+work, discounted by slack) with a random look-ahead, ``slack`` (ready time, later by slack), WSPT
+or EDD on the operation's own due date, with a little noise. A few hundred operations take a
+fraction of a second, so the planner runs it between CP-SAT answers and keeps the result only if
+it is better.
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Collection, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Sequence
+
+from ortools.graph.python import min_cost_flow
 
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.plan import Plan
 from sharefab.optimize.cluster.timeline import INF, FreeTimeline
 
-RULES = ("slack", "slack", "slack", "atc", "wspt", "edd")
+RULES = ("slack", "atc", "wspt", "edd", "flow", "flow", "flow", "flow")
 
 
 def remaining_work(index: ClusterIndex) -> list[int]:
@@ -57,13 +63,13 @@ def bottleneck_queue(
     busy_jobs: Collection[int],
     busy_resources: Collection[int],
     tardiness: Sequence[int],
-) -> list[int]:
-    """Operations queued on the pool where a tardy order waits longest, with their tails;
-    none of a busy order or on a busy resource, and whole orders only."""
+) -> tuple[list[int], list[int]]:
+    """Operations queued on the pool where a tardy order waits longest, with their tails
+    (none of a busy order or on a busy resource), and the pool."""
     x = plan.index
     late = [(t, j) for j, t in enumerate(tardiness) if t > 0 and j not in busy_jobs]
     if not late:
-        return []
+        return [], []
     late.sort(reverse=True)
     top = late[:100]
     pick = rng.random() * sum(t for t, _ in top)
@@ -79,7 +85,7 @@ def bottleneck_queue(
         waits.append((plan.start[i] - ready, i))
     wait, i0 = max(waits)
     if wait <= 0:
-        return []
+        return [], []
     pool = [r for r in _pool(x, i0, plan.res[i0]) if r not in busy_resources]
     ready = plan.start[i0] - wait
     t_from = ready - rng.randrange(0, 2 * 1440 + 1)
@@ -104,7 +110,7 @@ def bottleneck_queue(
         out.extend(tail)
         if len(out) >= size:
             break
-    return out
+    return out, pool
 
 
 def _descendants(index: ClusterIndex, seeds: Sequence[int]) -> list[int]:
@@ -161,13 +167,14 @@ def resequence(
     rem: Sequence[int],
     busy_resources: Collection[int] = (),
     rule: str | None = None,
+    pool: Collection[int] = (),
 ) -> list[tuple[int, int, int, int]]:
     """New (operation, resource, start, end) for ``ops`` (whole tails of their orders: no
-    operation outside ``ops`` may follow one inside), everything else of ``plan`` fixed."""
+    operation outside ``ops`` may follow one inside), everything else of ``plan`` fixed.
+    ``pool``: the bottleneck's resources (for the ``flow`` rule)."""
     x = plan.index
     free_set = set(ops)
-    rule = rule or rng.choice(RULES)
-    keys = _keys(plan, ops, rem, rule, rng, rng.choice((0.5, 1.0, 2.0, 4.0)), rng.random() * 0.3)
+    rule = rule or rng.choice(RULES if pool else RULES[:-1])
     timelines: dict[int, FreeTimeline] = {}
 
     def timeline(r: int) -> FreeTimeline:
@@ -180,6 +187,13 @@ def resequence(
             timelines[r] = tl
         return tl
 
+    keys = None
+    if rule == "flow":
+        keys = _flow_keys(plan, ops, pool, rem, timeline, rng.random() * 0.2)
+    if keys is None:
+        rule = "atc" if rule == "flow" else rule
+        la = rng.choice((0.5, 1.0, 2.0, 4.0))
+        keys = _keys(plan, ops, rem, rule, rng, la, rng.random() * 0.3)
     res: dict[int, int] = {}
     end: dict[int, int] = {}
     indeg = {i: sum(1 for p in x.preds[i] if p in free_set) for i in ops}
@@ -226,3 +240,89 @@ def resequence(
                 if indeg[s] == 0:
                     heapq.heappush(heap, (keys[s], s))
     return changes
+
+
+def _flow_keys(
+    plan: Plan,
+    ops: Sequence[int],
+    pool: Collection[int],
+    rem: Sequence[int],
+    timeline: Callable[[int], FreeTimeline],
+    noise: float = 0.0,
+) -> dict[int, float] | None:
+    """Priorities from the cheapest assignment of the queued operations to the pool's free
+    time: each free segment holds as many of them as a median one fits, an operation there ends
+    at ``max(segment start, ready) + duration`` and costs its order's weight x lateness at that
+    time plus the work after it (a min-cost flow, as in ``queue_bound``). Queued operations go
+    in the order of their assigned ends, the rest (their tails) as soon as they can. ``noise``
+    perturbs the costs (relative) so that repeated calls explore."""
+    x = plan.index
+    rng = random.Random(len(ops) * 7919 + int(noise * 1e6))
+    pool_set = set(pool)
+    queued = [i for i in ops if plan.res[i] in pool_set]
+    if len(queued) < 2:
+        return None
+    ready = {i: max([x.release[i], *(plan.end[q] for q in x.preds[i])]) for i in queued}
+    durs = {i: dict(zip(x.mode_res[i], x.mode_dur[i], strict=True)) for i in queued}
+    t_from = min(ready.values())
+    typical = sorted(x.mode_dur[i][0] for i in queued)[len(queued) // 2]
+    segments: list[tuple[int, int, int]] = []  # (resource, start, end)
+    capacity: list[int] = []
+    for r in pool_set:
+        tl = timeline(r)
+        k = max(0, bisect_right(tl.starts, t_from) - 1)
+        held = 0
+        while k < len(tl.starts) and held < len(queued):
+            s, e = max(tl.starts[k], t_from), tl.ends[k]
+            n = min(len(queued), (e - s) // typical)
+            if n > 0:
+                segments.append((r, s, e))
+                capacity.append(n)
+                held += n
+            k += 1
+    n_ops = len(queued)
+    source, sink = 0, 1 + n_ops + len(segments)
+    tails, heads, caps, costs = [], [], [], []
+    for a, i in enumerate(queued):
+        tails.append(source)
+        heads.append(1 + a)
+        caps.append(1)
+        costs.append(0)
+        j = x.op_job[i]
+        due = x.due[j]
+        w = x.weight[j]
+        # the time its order now takes after it (waits for windows included)
+        after = max(rem[i] - x.mode_dur[i][0], plan.completion(j) - plan.end[i])
+        for b, (r, s, e) in enumerate(segments):
+            d = durs[i].get(r)
+            if d is None:
+                continue
+            finish = max(s, ready[i]) + d
+            if finish > e:
+                continue
+            late = 0 if due is None else w * max(0, finish + after - due)
+            if noise:
+                late = round(late * (1.0 + noise * (rng.random() - 0.5)))
+            tails.append(1 + a)
+            heads.append(1 + n_ops + b)
+            caps.append(1)
+            costs.append(late * 64 + finish // 60)  # then earlier, to break ties
+    for b, n in enumerate(capacity):
+        tails.append(1 + n_ops + b)
+        heads.append(sink)
+        caps.append(n)
+        costs.append(0)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    flow.set_node_supply(source, n_ops)
+    flow.set_node_supply(sink, -n_ops)
+    if flow.solve() != flow.OPTIMAL:
+        return None
+    keys: dict[int, float] = dict.fromkeys(ops, -1.0)
+    for arc in range(flow.num_arcs()):
+        a, b = flow.tail(arc), flow.head(arc)
+        if 1 <= a <= n_ops and b > n_ops and b != sink and flow.flow(arc) > 0:
+            i = queued[a - 1]
+            r, s, _ = segments[b - 1 - n_ops]
+            keys[i] = float(max(s, ready[i]) + durs[i][r])
+    return keys
