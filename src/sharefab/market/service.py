@@ -22,7 +22,7 @@ from sharefab.capacity import service as capacity
 from sharefab.capacity.models import Resource, Site
 from sharefab.identity import service as identity
 from sharefab.identity.principal import Principal, readable, writable
-from sharefab.kit.errors import Conflict, Forbidden, NotFound
+from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sharefab.kit.gate import Gate
 from sharefab.kit.observability import BOOKING_CONFLICTS, timed
 from sharefab.kit.settings import get_settings
@@ -220,14 +220,20 @@ class QuotePlan:
     options: list[tuple[Priced, list[PlannedSlot]]]
 
 
-def request_quotes(session: Session, principal: Principal, order_id: int) -> list[Quote]:
-    """Up to three priced options (fastest, cheapest, balanced) for one of the caller's orders.
+def request_quotes(
+    session: Session,
+    principal: Principal,
+    order_id: int,
+    options: Sequence[str] | None = None,
+) -> list[Quote]:
+    """Up to three priced options (fastest, cheapest, balanced) for one of the caller's orders
+    (only the `options` named, when given: a buyer who wants just one solves just one).
 
     Plans and stores in the session's one transaction (CLI, seed, simulator). The API plans
     from a read snapshot and stores in a short write transaction of its own instead, so a
     solve never holds the database's write lock.
     """
-    return record_quotes(session, principal, plan_quotes(session, principal, order_id))
+    return record_quotes(session, principal, plan_quotes(session, principal, order_id, options))
 
 
 def _plan_inputs(order: Order) -> tuple[Any, ...]:
@@ -243,8 +249,20 @@ def _plan_inputs(order: Order) -> tuple[Any, ...]:
     )
 
 
-def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuotePlan:
-    """Solve the quote options of an order; reads only (no row changes, no write lock)."""
+def plan_quotes(
+    session: Session,
+    principal: Principal,
+    order_id: int,
+    options: Sequence[str] | None = None,
+) -> QuotePlan:
+    """Solve the quote options of an order (all, or those named in `options`); reads only (no
+    row changes, no write lock)."""
+    unknown = sorted(set(options or ()) - set(OPTIONS))
+    if unknown:
+        raise InvalidInput(
+            f"unknown quote option {', '.join(unknown)}; choose from {', '.join(OPTIONS)}"
+        )
+    wanted = {k: v for k, v in OPTIONS.items() if options is None or k in options}
     order = orders.get_order(session, principal, order_id)
     writable(principal, order.organization_id, "order", order_id)
     orders.check_transition(order, OrderStatus.quoted)
@@ -259,7 +277,7 @@ def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuoteP
         steps = collect_candidates(session, frame, order)
         _unplaceable(order, steps)
         budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
-        for option, objective in OPTIONS.items():
+        for option, objective in wanted.items():
             problem = build_problem(frame, [order], [steps], objective)
             with timed("quote") as run:
                 result = solve(
@@ -287,7 +305,7 @@ def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuoteP
             f"no schedule for order {order.id} fits the free capacity in the next "
             f"{QUOTE_HORIZON_DAYS} days; widen the due date or ask again later"
         )
-    options = [
+    offers = [
         (
             p,
             [
@@ -304,7 +322,7 @@ def plan_quotes(session: Session, principal: Principal, order_id: int) -> QuoteP
         )
         for p in priced
     ]
-    return QuotePlan(order_id=order.id, inputs=_plan_inputs(order), options=options)
+    return QuotePlan(order_id=order.id, inputs=_plan_inputs(order), options=offers)
 
 
 def record_quotes(session: Session, principal: Principal, plan: QuotePlan) -> list[Quote]:
