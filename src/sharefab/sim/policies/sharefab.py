@@ -5,17 +5,21 @@ Each run gets its own SQLite database, seeded with the cluster (without its orde
 every service call runs inside `kit.types.clock_at(that moment)`, so the services see the
 simulated time as "now". Then, as the simulation unfolds:
 
-* an order arrives: its buyer creates it (`orders.service.create_order`), asks for quotes
-  (`market.service.request_quotes`) and accepts one (`accept_quote`; the balanced option
-  unless `SimParams.buyer_picks` says otherwise); an order no
+* an order arrives: its buyer creates it (`orders.service.create_order`), asks for a quote
+  of the option it wants (`market.service.request_quotes`; balanced unless
+  `SimParams.buyer_picks` says otherwise) and accepts it (`accept_quote`); an order no
   quote can be made for is rejected with the service's reason;
-* a booking's start time comes and the resource is free, working and has the inputs: its
-  provider reports it started (`execution.service.report_event`; a late start replans);
+* a booking's resource is free and working and its inputs are there: its provider reports it
+  started (`execution.service.report_event`) at the booked time, or earlier when the work
+  fits before the resource's next booking (the platform moves the booking; a late start
+  replans);
 * the work ends (after its planned time times the scenario's noise): reported completed;
 * a resource breaks down: its provider reports it (`report_breakdown`, which replans).
 
 The physical world (who is busy, what is broken, how long work really takes, trucks) is the
-simulator's, the same as for the other policies; the plan is the platform's.
+simulator's, the same as for the other policies; the plan is the platform's. Every solve of a
+run stops on CP-SAT deterministic time (`SimParams.solver_deterministic_time`, through the
+platform's `solver_deterministic_time` setting), so a seed gives the same figures on any load.
 """
 
 from __future__ import annotations
@@ -281,9 +285,9 @@ class _Run:
         try:
             with self._services(self.now) as session:
                 row = orders.create_order(session, buyer, data)
-                quotes = market.request_quotes(session, buyer, row.id)
-                chosen = next((q for q in quotes if q.option == self.buyer_picks), quotes[0])
-                market.accept_quote(session, buyer, chosen.id)
+                # the buyer asks only for the option it is going to accept
+                quotes = market.request_quotes(session, buyer, row.id, (self.buyer_picks,))
+                market.accept_quote(session, buyer, quotes[0].id)
                 for op in row.operations:
                     self.op_of[op.id] = (a.order, position[op.seq])
                     self.op_id[(a.order, position[op.seq])] = op.id
