@@ -320,32 +320,37 @@ def make_tenants(url: str, buyers: int) -> dict[str, tuple[int, dict[str, str]]]
 
 def publish_capacity(base: str, headers: dict[str, str], mills: int = 4, lines: int = 2) -> None:
     """The provider's site, mills and anodising lines, each open round the clock for 60 days."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
     with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=30) as c:
-        site = c.post("/sites", json={"name": "Plant", "latitude": 31.38, "longitude": 120.98})
-        site.raise_for_status()
-        kinds = [("milling.cnc.5axis", "machine")] * mills + [("coating.anodize", "line")] * lines
-        for i, (code, kind) in enumerate(kinds):
-            r = c.post(
-                "/resources",
-                json={
-                    "site_id": site.json()["id"],
-                    "name": f"{kind} {i}",
-                    "kind": kind,
-                    "hourly_rate_minor": 20000 + 1000 * i,
-                    "capabilities": [{"code": code, "materials": []}],
-                },
-            )
-            r.raise_for_status()
-            w = c.post(
-                "/capacity-windows",
-                json={
-                    "resource_id": r.json()["id"],
-                    "starts_at": (now - timedelta(hours=1)).isoformat(),
-                    "ends_at": (now + timedelta(days=60)).isoformat(),
-                },
-            )
-            w.raise_for_status()
+        publish_capacity_with(c, mills, lines)
+
+
+def publish_capacity_with(c: httpx.Client, mills: int, lines: int) -> None:
+    """`publish_capacity` through a client whose base URL ends in /api/v1."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    site = c.post("/sites", json={"name": "Plant", "latitude": 31.38, "longitude": 120.98})
+    site.raise_for_status()
+    kinds = [("milling.cnc.5axis", "machine")] * mills + [("coating.anodize", "line")] * lines
+    for i, (code, kind) in enumerate(kinds):
+        r = c.post(
+            "/resources",
+            json={
+                "site_id": site.json()["id"],
+                "name": f"{kind} {i}",
+                "kind": kind,
+                "hourly_rate_minor": 20000 + 1000 * i,
+                "capabilities": [{"code": code, "materials": []}],
+            },
+        )
+        r.raise_for_status()
+        w = c.post(
+            "/capacity-windows",
+            json={
+                "resource_id": r.json()["id"],
+                "starts_at": (now - timedelta(hours=1)).isoformat(),
+                "ends_at": (now + timedelta(days=60)).isoformat(),
+            },
+        )
+        w.raise_for_status()
 
 
 def order_body(reference: str, rng: random.Random) -> dict[str, Any]:
@@ -456,10 +461,10 @@ def buyer_loop(client: Client, org_id: int, name: str, seed: int) -> None:
             if done and rng.random() < 0.5:
                 order_id = rng.choice(done)
                 if mine[order_id] == "completed":
-                    r = client.call("POST", f"/orders/{order_id}/confirm-delivery")
+                    r = client.call("POST", f"/orders/{order_id}/confirm-delivery", key=True)
                     if r.status_code == 200:
                         mine[order_id] = "delivered"
-                r = client.call("POST", f"/orders/{order_id}/close")
+                r = client.call("POST", f"/orders/{order_id}/close", key=True)
                 state = r.json().get("status") if r.status_code == 200 else None
                 if state is None:  # a retry of a close that went through, or not yet delivered
                     state = client.call("GET", f"/orders/{order_id}").json()["status"]
