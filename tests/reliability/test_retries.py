@@ -24,7 +24,7 @@ def test_in_process_retries_never_duplicate(backend: str) -> None:
     r = retries.run(backend, 30, seed=3, workers=3, postgres=POSTGRES_URL)
     assert r["failures"] == []
     assert r["database_problems"] == []
-    assert r["scenarios"] == 15
+    assert r["scenarios"] == 30
     assert r["replays"] > 0
     assert r["originals_timed_out_in_flight"] > 0
 
