@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import threading
 import time
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sharefab.kit.settings import get_settings
 from tests.factories import Tenants, created, make_resource, make_site, make_window, order_body
 
+log = logging.getLogger(__name__)  # timings: run with --log-cli-level=INFO
 # A generous bound (the machine running the suite may be shared): before the limits, 5,000
 # steps were validated one by one for 1.4 s here, and an absurd time_limit solved for 60 s.
 FAST_S = 2.0
@@ -66,6 +68,7 @@ def test_abusive_requests_get_a_clear_4xx_fast(client: TestClient, tenants: Tena
         assert response.status_code == expected.get(label, 422), (label, response.text)
         assert response.headers["content-type"].startswith("application/problem+json"), label
         assert took < FAST_S, f"{label} took {took:.2f} s"
+        log.info("%s: %d in %.0f ms", label, response.status_code, took * 1000)
 
 
 def test_abuse_does_not_starve_another_client(app_client: TestClient, tenants: Tenants) -> None:
@@ -114,5 +117,14 @@ def test_abuse_does_not_starve_another_client(app_client: TestClient, tenants: T
     # Not starved: the other client keeps getting answers while the solve runs (a blocked
     # server would answer once, after it), and typical answers stay fast. No bound on the single
     # slowest GET: on a shared machine any thread may be descheduled for a moment.
+    log.info(
+        "quote of a 200-step chain: %d; other client's GETs: %d, %d during the quote, "
+        "median %.0f ms, max %.0f ms",
+        statuses[0],
+        len(latencies),
+        len(during_quote),
+        statistics.median(latencies) * 1000,
+        max(latencies) * 1000,
+    )
     assert len(during_quote) >= 5, f"only {len(during_quote)} GETs answered during the quote"
     assert statistics.median(latencies) < 0.2, f"median GET {statistics.median(latencies):.2f} s"
