@@ -8,6 +8,8 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from sharefab.cli import app
+from sharefab.integrity import run_checks
+from sharefab.kit.db import unit_of_work
 from tests.factories import Tenants
 from tests.integrity.test_service import build_world
 
@@ -32,3 +34,9 @@ def test_check_passes_then_names_the_broken_check(
     assert "broken at seq 2" in bad.output
     assert "1 of 5 integrity checks failed" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_empty_database_passes(engine: Engine) -> None:
+    """A freshly migrated database passes every check."""
+    with unit_of_work(engine, write=False) as s:
+        assert [r.name for r in run_checks(s) if not r.ok] == []
