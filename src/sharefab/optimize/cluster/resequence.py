@@ -27,12 +27,14 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
 
+import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.plan import Plan
 from sharefab.optimize.cluster.timeline import INF, FreeTimeline
 
+_MODES = 12  # candidate resources per operation (the fastest, and its current one)
 RULES = ("slack", "atc", "wspt", "edd", "flow", "flow", "flow", "flow")
 
 
@@ -213,17 +215,19 @@ def resequence(
         t0 = x.release[i]
         t_min = max([t0, *(e for e, _ in before)])
         best_end, best_cost, best_r, best_s = INF, INF, -1, INF
-        for r, d in zip(x.mode_res[i], x.mode_dur[i], strict=True):
+        cur = plan.res[i]
+        for n, (r, d) in enumerate(zip(x.mode_res[i], x.mode_dur[i], strict=True)):
             if t_min + d > best_end:
                 break
-            if r in busy:
-                continue
+            if r in busy or (n >= _MODES and r != cur):
+                continue  # the current resource and the fastest few: enough to choose from
             t = t0
             s_r = site[r]
             for e, row in before:
                 if e + row[s_r] > t:
                     t = e + row[s_r]
-            s = timeline(r).earliest(t, d)
+            tl = timelines.get(r) or timeline(r)
+            s = tl.earliest(t, d)
             if s >= INF:
                 continue
             f = s + d
@@ -267,12 +271,15 @@ def _flow_keys(
     t_from = min(ready.values())
     typical = sorted(x.mode_dur[i][0] for i in queued)[len(queued) // 2]
     segments: list[tuple[int, int, int]] = []  # (resource, start, end)
+    # room for half as many again as there are queued operations, spread over the pool (an
+    # operation rarely needs a resource's later free time: these are priorities, not a bound)
+    per_resource = min(len(queued), 3 * len(queued) // (2 * len(pool_set)) + 2)
     capacity: list[int] = []
     for r in pool_set:
         tl = timeline(r)
         k = max(0, bisect_right(tl.starts, t_from) - 1)
         held = 0
-        while k < len(tl.starts) and held < len(queued):
+        while k < len(tl.starts) and held < per_resource:
             s, e = max(tl.starts[k], t_from), tl.ends[k]
             n = min(len(queued), (e - s) // typical)
             if n > 0:
@@ -319,9 +326,10 @@ def _flow_keys(
     if flow.solve() != flow.OPTIMAL:
         return None
     keys: dict[int, float] = dict.fromkeys(ops, -1.0)
-    for arc in range(flow.num_arcs()):
-        a, b = flow.tail(arc), flow.head(arc)
-        if 1 <= a <= n_ops and b > n_ops and b != sink and flow.flow(arc) > 0:
+    flows = flow.flows(np.arange(len(tails)))
+    for arc in np.flatnonzero(flows).tolist():
+        a, b = tails[arc], heads[arc]
+        if 1 <= a <= n_ops and n_ops < b < sink:
             i = queued[a - 1]
             r, s, _ = segments[b - 1 - n_ops]
             keys[i] = float(max(s, ready[i]) + durs[i][r])
