@@ -86,16 +86,28 @@ def resources_have_bookings(session: Session, resource_ids: Sequence[int]) -> bo
 
 
 def active_plan(session: Session) -> Plan:
-    """The active plan (made on first use)."""
+    """The active plan (made on first use).
+
+    Two first accepts at once both try to make plan version 1: the loser's insert fails inside a
+    savepoint and it uses the winner's plan instead of failing the accept.
+    """
     plan = repository.active_plan(session)
-    if plan is None:
-        plan = Plan(
-            version=repository.next_plan_version(session),
-            status=PlanStatus.active,
-            note="bookings from accepted quotes",
-        )
-        session.add(plan)
-        session.flush()
+    if plan is not None:
+        return plan
+    plan = Plan(
+        version=repository.next_plan_version(session),
+        status=PlanStatus.active,
+        note="bookings from accepted quotes",
+    )
+    try:
+        with session.begin_nested():
+            session.add(plan)
+            session.flush()
+    except IntegrityError:
+        made = repository.active_plan(session)
+        if made is None:
+            raise
+        return made
     return plan
 
 
