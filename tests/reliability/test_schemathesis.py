@@ -41,6 +41,10 @@ REVERSE = os.environ.get("SHAREFAB_FUZZ_REVERSE") == "1"
 # Only operations whose label matches this regex (to replay a finding), e.g. "DELETE .*sites".
 ONLY = re.compile(os.environ.get("SHAREFAB_FUZZ_OPERATIONS", ""))
 DEDICATED = EXAMPLES > 20
+# Schemathesis gives each in-process call 10 s. On a shared 2-core machine at load 16 a trivial
+# request was once descheduled past that (a ReadTimeout that did not recur on replay); a hung
+# request still fails, after a minute.
+REQUEST_TIMEOUT_S = 60
 
 # Positive data acceptance: a schema-valid request must not be refused. Besides Schemathesis's
 # defaults we accept 422 (exclusion argued here, checked by `problem_names_the_field` below):
@@ -125,7 +129,9 @@ def fuzz(
             def run(case: Any) -> None:
                 nonlocal ran
                 ran += 1
-                case.call_and_validate(headers=signed_in[ran % len(signed_in)])
+                case.call_and_validate(
+                    headers=signed_in[ran % len(signed_in)], timeout=REQUEST_TIMEOUT_S
+                )
 
             try:
                 run()
