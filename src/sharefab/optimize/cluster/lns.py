@@ -12,7 +12,8 @@
    (``submodel.solve_subproblem``) wherever its workers are;
 4. each answer that improves the objective (weighted tardiness, then cost) is applied; the plan
    is checked by the independent validator after every batch of accepted answers (at most
-   ``params.validate_every`` seconds apart, and always before the plan is returned), and a batch
+   ``params.validate_every`` seconds apart and so that it takes about ``params.validate_share`` of
+   the time, and always before the plan is returned), and a batch
    the validator refuses is rolled back; only validated plans are reported or returned. A failed
    or lost task just drops its neighbourhood: the incumbent is never touched by it.
 
@@ -344,8 +345,9 @@ def plan_cluster(
     margin, grace = 0.2, 1.0
     pending: list[list[tuple[int, int, int, int]]] = []  # accepted, not yet validated
     validated_at = time.perf_counter()
+    check_s = 0.0  # how long the validator took last time
     while True:
-        remaining = deadline - time.perf_counter()
+        remaining = deadline - time.perf_counter() - check_s  # the last batch's check fits
         if remaining > margin + 0.3:
             while len(tickets) < pool.slots:
                 sub = search.neighbourhood()
@@ -361,7 +363,7 @@ def plan_cluster(
         now = time.perf_counter()
         if (
             params.resequence_size > 0
-            and now < deadline - margin
+            and now < deadline - margin - check_s
             and search.queue_time <= params.resequence_share * (now - lns_start)
         ):
             undo = search.resequence_step()
@@ -369,7 +371,7 @@ def plan_cluster(
                 pending.append(undo)
             busy_wait = 0.01
         elif not tickets and not pending:
-            if now >= deadline - margin:
+            if now >= deadline - margin - check_s:
                 break
             time.sleep(0.01)  # nothing in flight, re-sequencing paused for its share
         done = pool.wait(busy_wait)
@@ -392,9 +394,13 @@ def plan_cluster(
                 pending.append(undo)
                 search.kinds[kind].improvements += 1
         now = time.perf_counter()
-        settled = not tickets and (params.resequence_size <= 0 or now >= deadline - margin)
+        settled = not tickets and (
+            params.resequence_size <= 0 or now >= deadline - margin - check_s
+        )
         last_round = settled or now > deadline + grace
-        if pending and (last_round or now - validated_at >= params.validate_every):
+        spacing = max(params.validate_every, check_s * (1 / max(params.validate_share, 1e-3) - 1))
+        if pending and (last_round or now - validated_at >= spacing):
+            t_check = time.perf_counter()
             if validate(index.data, search.plan.schedule()):
                 search.rejected += 1
                 search.rollback(pending)
@@ -405,13 +411,15 @@ def plan_cluster(
                     on_improve(time.perf_counter() - t0, search.values)
             pending = []
             validated_at = time.perf_counter()
+            check_s = validated_at - t_check
         if now > deadline + grace:
             break  # tasks that do not come back in time (a lost worker): keep the incumbent
     lns_s = time.perf_counter() - lns_start
     if search.queue.tries:
         search.kinds["queue"] = search.queue
     schedule = search.plan.schedule()
-    valid = not validate(index.data, schedule)
+    # the plan is the last validated one unless answers came after the last check
+    valid = not pending or not validate(index.data, schedule)
     return ClusterResult(
         schedule=schedule,
         values=search.values,

@@ -26,6 +26,10 @@ class ClusterParams:
     validate_every: seconds between runs of the independent validator over the whole plan:
         answers accepted meanwhile form one batch, validated before it becomes the incumbent
         (0: after every batch of answers that arrive together).
+    validate_share: at most about this share of the LNS time goes to the validator (on ``L`` one
+        run takes seconds): batches are validated at least ``validate_every`` seconds apart and
+        at least as far apart as the last run took x (1 / share - 1); the search stops taking
+        answers early enough that the last batch is validated within the time limit.
     """
 
     rules: tuple[str, ...] = ("fcfs", "op_slack", "edd")
@@ -46,6 +50,7 @@ class ClusterParams:
     resequence_share: float = 0.6
     reaction: float = 0.2
     validate_every: float = 1.0
+    validate_share: float = 0.15
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ClusterParams:
