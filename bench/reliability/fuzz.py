@@ -46,6 +46,45 @@ def summarise(report: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def merge(paths: list[Path]) -> str:
+    """One Markdown table from several reports: examples per operation and backend.
+
+    Where two processes shared a backend's run (one --reverse), each operation counts once,
+    from the report that finished it (the larger count).
+    """
+    per_backend: dict[str, dict[str, tuple[int, int]]] = {}
+    failures: list[str] = []
+    for path in paths:
+        report = json.loads(path.read_text())
+        backend = str(report["backend"])
+        table = per_backend.setdefault(backend, {})
+        for label, modes in report["operations"].items():
+            pos, neg = modes.get("positive", 0), modes.get("negative", 0)
+            if pos + neg > sum(table.get(label, (0, 0))):
+                table[label] = (pos, neg)
+        failures += [f"{backend} ({path.parent.name}): {f}" for f in report["failures"]]
+    backends = sorted(per_backend)
+    labels = list(dict.fromkeys(label for b in backends for label in per_backend[b]))
+    head = " | ".join(f"{b} positive | {b} negative" for b in backends)
+    lines = [f"| operation | {head} |", "| --- |" + " ---: |" * (2 * len(backends))]
+    for label in labels:
+        cells = []
+        for b in backends:
+            pos, neg = per_backend[b].get(label, (0, 0))
+            cells += [str(pos), str(neg)]
+        lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
+    totals = []
+    for b in backends:
+        done = per_backend[b].values()
+        totals.append(
+            f"{b}: {len(per_backend[b])} operations, {sum(p + n for p, n in done)} requests, "
+            f"{sum(1 for p, n in done if p + n >= 1000)} with at least 1,000"
+        )
+    lines += ["", "Totals: " + "; ".join(totals) + f". Failures: {len(failures)}."]
+    lines += [f"- {f.splitlines()[0]}" for f in failures]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000, help="examples per operation")
@@ -54,7 +93,13 @@ def main() -> int:
     parser.add_argument("--only-postgres", action="store_true", help="skip the SQLite run")
     parser.add_argument("--out", type=Path, help="directory for the JSON reports")
     parser.add_argument("--reverse", action="store_true", help="take the operations last to first")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", help="only merge these JSON reports into one table"
+    )
     args = parser.parse_args()
+    if args.merge:
+        print(merge(args.merge))
+        return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="sharefab-fuzz-"))
     out.mkdir(parents=True, exist_ok=True)
     env = {
