@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sharefab.kit.errors import (
     Conflict,
@@ -167,6 +168,13 @@ _operational_error = _translated(
     logging.ERROR,
     "database unavailable",
 )
+# A client that hangs up while its body is read (a timeout, a load tester stopping) is not a
+# server failure: logged as information, answered as a client error nobody will read.
+_client_gone = _translated(
+    lambda: SharefabError("the client closed the connection before its request was read"),
+    logging.INFO,
+    "client disconnected",
+)
 _unexpected = _translated(
     lambda: InternalError("the server failed on this request and wrote nothing; it is logged"),
     logging.ERROR,
@@ -183,4 +191,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
