@@ -25,13 +25,15 @@ from sqlalchemy.orm import Session
 
 from sharefab.kit.api import SessionDep
 from sharefab.kit.db import begin_write
-from sharefab.kit.errors import Conflict, InvalidInput, field_error
+from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from sharefab.kit.idempotency_models import IdempotencyRecord
 from sharefab.kit.observability import IDEMPOTENT_REPLAYS
+from sharefab.kit.problems import PROBLEM_JSON, problem_response
 
 T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
+FINAL_REFUSALS = (Conflict, Forbidden, InvalidInput, NotFound)
 MAX_KEY_LENGTH = 255
 
 
@@ -43,16 +45,34 @@ class Idempotency:
     key: str | None
     scope: str
     request_hash: str
+    path: str = ""
 
     def run(self, produce: Callable[[], Any], status_code: int = 201) -> Any:
-        """The stored answer for a repeated key, or `produce()` stored under the key."""
+        """The stored answer for a repeated key, or `produce()` stored under the key.
+
+        A final refusal (404, 403, 409, 422: what the request itself meets) is stored too, with
+        nothing of the refused work: otherwise a retry that overtook its original (both
+        queued in the server) could be refused while the original, run later, succeeds, and the
+        client would hold a refusal for a key whose work was done. Transient answers (429, 503,
+        409 "still being processed") are not stored; a retry runs again.
+        """
         if self.key is None:
             return produce()
         replay = self._lookup()
         if replay is not None:
             return replay
-        result = produce()
-        body = json.dumps(jsonable_encoder(result), separators=(",", ":"), ensure_ascii=False)
+        try:
+            with self.session.begin_nested():
+                result = produce()
+        except FINAL_REFUSALS as exc:
+            problem = exc.problem(self.path or None)
+            self._store(exc.status, problem)
+            return problem_response(problem)
+        self._store(status_code, jsonable_encoder(result))
+        return result
+
+    def _store(self, status_code: int, answer: Any) -> None:
+        body = json.dumps(answer, separators=(",", ":"), ensure_ascii=False)
         self.session.add(
             IdempotencyRecord(
                 scope=self.scope,
@@ -63,7 +83,6 @@ class Idempotency:
             )
         )
         self.session.flush()
-        return result
 
     def run_read_first(
         self, compute: Callable[[], T], store: Callable[[T], Any], status_code: int = 201
@@ -110,6 +129,7 @@ class Idempotency:
             json.loads(record.response_body),
             status_code=record.status_code,
             headers={"Idempotent-Replayed": "true"},
+            media_type=PROBLEM_JSON if record.status_code >= 400 else None,
         )
 
 
@@ -134,7 +154,9 @@ async def idempotency(request: Request, session: SessionDep) -> Idempotency:
     digest = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
     ).hexdigest()
-    return Idempotency(session=session, key=key, scope=scope, request_hash=digest)
+    return Idempotency(
+        session=session, key=key, scope=scope, request_hash=digest, path=request.url.path
+    )
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
