@@ -24,7 +24,6 @@ platform's `solver_deterministic_time` setting), so a seed gives the same figure
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
 import shutil
@@ -33,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from multiprocessing.util import Finalize
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -106,7 +106,8 @@ def _template() -> Path:
     copied for each run."""
     import_all_models()
     directory = tempfile.mkdtemp(prefix="sharefab-sim-", dir=_scratch())
-    atexit.register(shutil.rmtree, directory, True)
+    # removed when this process ends, also as a worker of a process pool (no atexit there)
+    Finalize(None, shutil.rmtree, args=(directory, True), exitpriority=0)
     path = Path(directory) / "template.db"
     engine = build_engine(f"sqlite:///{path}")
     upgrade(engine)
