@@ -199,7 +199,9 @@ class TestRequestLimits:
         self, engine: Engine, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A client that sends more than its burst gets 429 with Retry-After; others still pass."""
-        monkeypatch.setenv("SHAREFAB_RATE_LIMIT_PER_MINUTE", "60")
+        # One token a minute: none refills while the test runs, however slow the machine
+        # (at 60 a minute, a request slower than 200 ms let a sixth one through).
+        monkeypatch.setenv("SHAREFAB_RATE_LIMIT_PER_MINUTE", "1")
         monkeypatch.setenv("SHAREFAB_RATE_LIMIT_BURST", "5")
         get_settings.cache_clear()
         try:

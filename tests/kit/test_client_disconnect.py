@@ -4,36 +4,21 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 
-from sharefab.app import create_app
 from tests.factories import Tenants
+from tests.servers import serving
 
 
 @pytest.fixture
 def server_port(engine: Engine) -> Iterator[int]:
     """The app served by uvicorn on 127.0.0.1 in a thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
-    yield port
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(engine) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_hang_up_before_body_is_not_an_error(

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from sharefab.app import create_app
 from sharefab.kit.db import unit_of_work
 from sharefab.market.models import Booking, BookingStatus
 from tests.factories import Tenants, created, make_resource, make_site, order_body
+from tests.servers import serving
 
 SLOTS = 50
 CLIENTS = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.postgres
@@ -65,30 +56,16 @@ def test_race_for_fifty_slots(engine: Engine, tenants: Tenants, app_client: Test
         quote = created(c.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
         quote_ids.append((who.headers, quote["id"]))
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
     barrier = threading.Barrier(CLIENTS)
 
-    def accept(item: tuple[dict[str, str], int]) -> int:
+    def accept(url: str, item: tuple[dict[str, str], int]) -> int:
         headers, quote_id = item
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120) as client:
             barrier.wait(timeout=60)
             return client.post(f"/api/v1/quotes/{quote_id}/accept", headers=headers).status_code
 
-    try:
-        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-            codes = Counter(pool.map(accept, quote_ids))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serving(engine) as url, ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        codes = Counter(pool.map(lambda item: accept(url, item), quote_ids))
     print(f"\nrace: {dict(codes)}")  # noqa: T201 - the closing note quotes these counts
     assert codes[201] == SLOTS
     assert codes[409] == CLIENTS - SLOTS

@@ -3,7 +3,6 @@ re-checked before the quotes are stored (against a real server, on each backend)
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,12 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from sharefab.app import create_app
 from sharefab.kit.db import unit_of_work
 from sharefab.kit.gate import Gate
 from sharefab.market import service
@@ -33,32 +30,16 @@ from tests.factories import (
     order_body,
     problem,
 )
+from tests.servers import serving
 
 HOLD_SECONDS = 8.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server_url(engine: Engine) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1 in a thread (real connections, real locks)."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(engine) as url:
+        yield url
 
 
 class HeldSolve:

@@ -7,34 +7,24 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from sharefab.app import create_app
 from sharefab.integrity.service import run_checks
 from sharefab.kit.db import unit_of_work
 from tests.factories import Tenants, created, make_resource, make_site, make_window, order_body
+from tests.servers import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LOCUSTFILE = ROOT / "bench" / "reliability" / "locustfile.py"
 SECONDS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -49,25 +39,8 @@ def pg_engine(engine: Engine) -> Engine:
 def served(pg_engine: Engine) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1 (in a thread of this process: real sockets, real
     connection pool; the code is already imported, so it starts at once)."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(pg_engine),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_keep_alive=75,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(pg_engine, keep_alive=75) as url:
+        yield url
 
 
 def _market(app_client: TestClient, tenants: Tenants) -> None:
