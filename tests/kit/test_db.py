@@ -1,5 +1,4 @@
-"""Database guarantees: aware UTC times, no overlapping windows even under a race, and a
-deadlock's victim run again instead of failing."""
+"""Database guarantees: aware UTC times, and no overlapping windows even under a race."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from sharefab.capacity.models import CapacityWindow, Resource, ResourceKind, Sit
 from sharefab.capacity.schemas import WindowCreate
 from sharefab.identity.models import Organization, Role
 from sharefab.identity.principal import Principal
-from sharefab.kit.db import retrying_lock_races, unit_of_work
+from sharefab.kit.db import unit_of_work
 from sharefab.kit.errors import Conflict
 
 T0 = datetime(2027, 5, 3, tzinfo=UTC)
@@ -121,50 +120,3 @@ def test_postgres_exclusion_constraint(engine: Engine) -> None:
                 ends_at=T0 + timedelta(hours=5),
             )
         )
-
-
-def test_deadlock_victim_runs_again(engine: Engine) -> None:
-    """Two writers locking two rows in opposite orders both succeed: the deadlock's victim is
-    rolled back to its savepoint and run again, so neither client sees an error."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers: no deadlock to break")
-    with unit_of_work(engine) as s:
-        orgs = [Organization(name=f"Lock {i}", slug=f"lock-{i}") for i in (1, 2)]
-        s.add_all(orgs)
-        s.flush()
-        ids = [o.id for o in orgs]
-    both_hold_one = threading.Barrier(2, timeout=10)
-    attempts = {"a": 0, "b": 0}
-    errors: list[BaseException] = []
-
-    def writer(name: str, first: int, second: int) -> None:
-        try:
-            with unit_of_work(engine) as s:
-
-                def produce() -> None:
-                    attempts[name] += 1
-                    s.get_one(Organization, first).name = f"{name} first"
-                    s.flush()
-                    if attempts[name] == 1:
-                        both_hold_one.wait()  # each holds one row and wants the other's
-                    s.get_one(Organization, second).name = f"{name} second"
-                    s.flush()
-
-                retrying_lock_races(s, produce)
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=writer, args=("a", ids[0], ids[1])),
-        threading.Thread(target=writer, args=("b", ids[1], ids[0])),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
-    assert sorted(attempts.values()) == [1, 2]  # one side lost the race once and ran again
-    loser = "a" if attempts["a"] == 2 else "b"
-    with unit_of_work(engine, write=False) as s:
-        names = {s.get_one(Organization, i).name for i in ids}
-    assert names == {f"{loser} first", f"{loser} second"}  # the rerun's writes are the last

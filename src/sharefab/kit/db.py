@@ -8,17 +8,14 @@ PostgreSQL is chosen by `SHAREFAB_DATABASE_URL`.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from sharefab.kit.settings import get_settings
@@ -32,12 +29,6 @@ NAMING_CONVENTION = {
 }
 
 WRITE_OPTION = "sharefab_write"
-# PostgreSQL's SQLSTATEs for "this transaction lost a lock race; run it again": a deadlock the
-# server broke by cancelling one side, and a serialization failure.
-RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-LOCK_RACE_ATTEMPTS = 4
-
-T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -156,32 +147,6 @@ def begin_write(session: Session) -> None:
     session.commit()
     session.expire_all()  # what the read phase loaded is reloaded, fresh, when used again
     session.connection(execution_options={WRITE_OPTION: True})
-
-
-def lost_lock_race(exc: OperationalError) -> bool:
-    """Whether `exc` is PostgreSQL cancelling this statement to break a deadlock (or a
-    serialization failure): the work is sound, it only has to run again."""
-    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
-def retrying_lock_races(session: Session, produce: Callable[[], T]) -> T:
-    """Run `produce()` in a savepoint; when PostgreSQL picks it as a deadlock's victim, roll back
-    to the savepoint (which releases the locks it took) and run it again, a few times.
-
-    Two work-order events that replan bookings of each other's orders lock the same rows in
-    opposite orders; the database breaks the cycle by failing one of them. Running the loser
-    again once the winner has committed gives the client its answer instead of a 503. SQLite
-    serialises writers, so there the savepoint is the only difference.
-    """
-    for attempt in range(1, LOCK_RACE_ATTEMPTS + 1):
-        try:
-            with session.begin_nested():
-                return produce()
-        except OperationalError as exc:
-            if attempt == LOCK_RACE_ATTEMPTS or not lost_lock_race(exc):
-                raise
-        time.sleep(random.uniform(0.005, 0.05) * attempt)  # let the winner commit first
-    raise AssertionError("unreachable")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sharefab.kit.api import SessionDep
-from sharefab.kit.db import begin_write, retrying_lock_races
+from sharefab.kit.db import begin_write
 from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from sharefab.kit.idempotency_models import IdempotencyRecord
 from sharefab.kit.observability import IDEMPOTENT_REPLAYS
@@ -57,12 +57,13 @@ class Idempotency:
         409 "still being processed") are not stored; a retry runs again.
         """
         if self.key is None:
-            return retrying_lock_races(self.session, produce)
+            return produce()
         replay = self._lookup()
         if replay is not None:
             return replay
         try:
-            result = retrying_lock_races(self.session, produce)
+            with self.session.begin_nested():
+                result = produce()
         except FINAL_REFUSALS as exc:
             problem = exc.problem(self.path or None)
             self._store(exc.status, problem)
