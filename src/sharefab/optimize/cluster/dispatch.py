@@ -70,32 +70,9 @@ def dispatch(index: ClusterIndex, rule: str = "fcfs", order: Sequence[int] | Non
     n = index.num_operations
     res, start, end = [0] * n, [0] * n, [0] * n
     free = [FreeTimeline(w) for w in index.windows]
-    site, cost, tt = index.res_site, index.res_cost, index.tt
-    preds, mode_res, mode_dur, release = index.preds, index.mode_res, index.mode_dur, index.release
     for j in job_order(index, rule) if order is None else order:
         for i in index.job_ops[j]:
-            before = [(end[p], tt[site[res[p]]]) for p in preds[i]]
-            t0 = release[i]
-            t_min = max([t0, *(e for e, _ in before)])  # no mode starts earlier
-            best_end, best_cost, best_r, best_s = INF, INF, -1, INF
-            for r, d in zip(mode_res[i], mode_dur[i], strict=True):
-                if t_min + d > best_end:
-                    break  # modes come shortest first: none of the rest can finish earlier
-                t = t0
-                s_r = site[r]
-                for e, row in before:
-                    if e + row[s_r] > t:
-                        t = e + row[s_r]
-                s = free[r].earliest(t, d)
-                if s >= INF:
-                    continue
-                f = s + d
-                if f < best_end or (f == best_end and d * cost[r] < best_cost):
-                    best_end, best_cost, best_r, best_s = f, d * cost[r], r, s
-            if best_r < 0:
-                raise DispatchError(f"no capacity window left for {index.op_label(i)}")
-            free[best_r].book(best_s, best_end)
-            res[i], start[i], end[i] = best_r, best_s, best_end
+            res[i], start[i], end[i] = _book(index, i, free, res, end)
     return Plan(index, res, start, end)
 
 
@@ -110,11 +87,11 @@ def _book(
     site, cost, tt = index.res_site, index.res_cost, index.tt
     before = [(end[p], tt[site[res[p]]]) for p in index.preds[i]]
     t0 = index.release[i]
-    t_min = max([t0, *(e for e, _ in before)])
+    t_min = max([t0, *(e for e, _ in before)])  # no mode starts earlier
     best_end, best_cost, best_r, best_s = INF, INF, -1, INF
     for r, d in zip(index.mode_res[i], index.mode_dur[i], strict=True):
         if t_min + d > best_end:
-            break
+            break  # modes come shortest first: none of the rest can finish earlier
         t = t0
         s_r = site[r]
         for e, row in before:
