@@ -24,11 +24,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ortools.graph.python import min_cost_flow
-
 from sharefab.optimize.cluster.bounds import earliest_finishes
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.timeline import INF
+from sharefab.optimize.cluster.transport import Transport
 
 _UNLIMITED = 4  # a window that holds more than this many of the pool's operations
 _MINUTE_SCALE = 64  # minutes of an operation carry 1/d of its cost: keep some precision
@@ -184,17 +183,9 @@ def _pool_bound(
         return late * _SCALE // m
 
     n_ops = len(long_ops)
-    source, sink = 0, 1 + n_ops + len(capacity)
-    tails: list[int] = []
-    heads: list[int] = []
-    caps: list[int] = []
-    costs: list[int] = []
+    transport = Transport(n_ops, len(capacity))
     for k, i in enumerate(long_ops):
-        node = 1 + k
-        tails.append(source)
-        heads.append(node)
-        caps.append(1)
-        costs.append(0)
+        transport.item(k)
         modes = [(r, d) for r, d in zip(index.mode_res[i], index.mode_dur[i], strict=True)]
         # the operation's own way out: an unlimited window, if it has one
         own = INF
@@ -204,10 +195,7 @@ def _pool_bound(
                     own = min(own, cost(i, max(ws, ready[i]) + d))
                     break
         if own < INF:  # else the operation must take a slot (no plan could place it otherwise)
-            tails.append(node)
-            heads.append(sink)
-            caps.append(1)
-            costs.append(own)
+            transport.out(k, own)
         for r, d in modes:
             for slot, ws, we in by_res.get(r, ()):
                 finish = max(ws, ready[i]) + d
@@ -216,22 +204,13 @@ def _pool_bound(
                 c = cost(i, finish)
                 if c >= own:
                     break  # later windows cost at least as much
-                tails.append(node)
-                heads.append(1 + n_ops + slot)
-                caps.append(1)
-                costs.append(c)
-    for slot, k in enumerate(capacity):
-        tails.append(1 + n_ops + slot)
-        heads.append(sink)
-        caps.append(k)
-        costs.append(0)
-    flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    flow.set_node_supply(source, n_ops)
-    flow.set_node_supply(sink, -n_ops)
-    if flow.solve() != flow.OPTIMAL:
+                transport.to_slot(k, slot, c)
+    for slot, n in enumerate(capacity):
+        transport.slot(slot, n)
+    total = transport.solve()
+    if total is None:
         return None
-    by_slots = int(flow.optimal_cost()) // _SCALE
+    by_slots = total // _SCALE
     by_minutes = _minutes_bound(index, pool, ops, ready, cost) if len(ops) <= 300 else 0
     jobs = set(share)
     charged.update(jobs)
@@ -263,20 +242,10 @@ def _minutes_bound(
             windows.append((r, ws, min(we, ws + (1 << 40))))
     n_ops = len(ops)
     supply_all = sum(index.mode_dur[i][0] for i in ops)
-    source, sink = 0, 1 + n_ops + len(windows)
-    tails: list[int] = []
-    heads: list[int] = []
-    caps: list[int] = []
-    costs: list[int] = []
-    supply = 0
+    transport = Transport(n_ops, len(windows))
     for k, i in enumerate(ops):
-        node = 1 + k
         d_min = index.mode_dur[i][0]
-        supply += d_min
-        tails.append(source)
-        heads.append(node)
-        caps.append(d_min)
-        costs.append(0)
+        transport.item(k, d_min)
         modes = list(zip(index.mode_res[i], index.mode_dur[i], strict=True))
         # a window taking the whole supply (the unlimited ones) caps what any minute needs to
         # pay: costlier windows are never needed
@@ -296,19 +265,10 @@ def _minutes_bound(
                 c = cost(i, finish)
                 if c > own:
                     break
-                tails.append(node)
-                heads.append(1 + n_ops + w)
-                caps.append(d_min)
-                costs.append(c * _MINUTE_SCALE // d_min)
+                transport.to_slot(k, w, c * _MINUTE_SCALE // d_min, d_min)
     for w, (_, ws, we) in enumerate(windows):
-        tails.append(1 + n_ops + w)
-        heads.append(sink)
-        caps.append(min(we - ws, supply))
-        costs.append(0)
-    flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    flow.set_node_supply(source, supply)
-    flow.set_node_supply(sink, -supply)
-    if flow.solve() != flow.OPTIMAL:
+        transport.slot(w, min(we - ws, transport.supply))
+    total = transport.solve()
+    if total is None:
         return 0
-    return int(flow.optimal_cost()) // (_MINUTE_SCALE * _SCALE)
+    return total // (_MINUTE_SCALE * _SCALE)

@@ -27,12 +27,10 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
 
-import numpy as np
-from ortools.graph.python import min_cost_flow
-
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.plan import Plan
 from sharefab.optimize.cluster.timeline import INF, FreeTimeline
+from sharefab.optimize.cluster.transport import Transport
 
 _MODES = 12  # candidate resources per operation (the fastest, and its current one)
 RULES = ("slack", "atc", "wspt", "edd", "flow", "flow", "flow", "flow")
@@ -287,14 +285,9 @@ def _flow_keys(
                 capacity.append(n)
                 held += n
             k += 1
-    n_ops = len(queued)
-    source, sink = 0, 1 + n_ops + len(segments)
-    tails, heads, caps, costs = [], [], [], []
+    transport = Transport(len(queued), len(segments))
     for a, i in enumerate(queued):
-        tails.append(source)
-        heads.append(1 + a)
-        caps.append(1)
-        costs.append(0)
+        transport.item(a)
         j = x.op_job[i]
         due = x.due[j]
         w = x.weight[j]
@@ -310,27 +303,14 @@ def _flow_keys(
             late = 0 if due is None else w * max(0, finish + after - due)
             if noise:
                 late = round(late * (1.0 + noise * (rng.random() - 0.5)))
-            tails.append(1 + a)
-            heads.append(1 + n_ops + b)
-            caps.append(1)
-            costs.append(late * 64 + finish // 60)  # then earlier, to break ties
+            transport.to_slot(a, b, late * 64 + finish // 60)  # then earlier, to break ties
     for b, n in enumerate(capacity):
-        tails.append(1 + n_ops + b)
-        heads.append(sink)
-        caps.append(n)
-        costs.append(0)
-    flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    flow.set_node_supply(source, n_ops)
-    flow.set_node_supply(sink, -n_ops)
-    if flow.solve() != flow.OPTIMAL:
+        transport.slot(b, n)
+    if transport.solve() is None:
         return None
     keys: dict[int, float] = dict.fromkeys(ops, -1.0)
-    flows = flow.flows(np.arange(len(tails)))
-    for arc in np.flatnonzero(flows).tolist():
-        a, b = tails[arc], heads[arc]
-        if 1 <= a <= n_ops and n_ops < b < sink:
-            i = queued[a - 1]
-            r, s, _ = segments[b - 1 - n_ops]
-            keys[i] = float(max(s, ready[i]) + durs[i][r])
+    for a, b in transport.chosen():
+        i = queued[a]
+        r, s, _ = segments[b]
+        keys[i] = float(max(s, ready[i]) + durs[i][r])
     return keys
