@@ -59,6 +59,14 @@ def simulate_command(
     chart_dir: Annotated[
         Path | None, typer.Option("--charts", help="Write PNG charts into this directory.")
     ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep each finished run in this directory; run again, the same command "
+            "resumes where it stopped (a run is reused only for the same cluster, "
+            "parameters and code)."
+        ),
+    ] = None,
 ) -> None:
     """Simulate orders arriving, machines breaking down and work running for `--weeks`, under
     one policy or all three (`--compare`), and report utilisation, delivery and money."""
@@ -119,6 +127,7 @@ def simulate_command(
             on_run=advance,
             on_progress=tick,
             workers=workers,
+            cache=cache,
         )
     summary = result.summary()
     summary["cluster"] = cluster_summary(data)

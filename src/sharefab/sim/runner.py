@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import sharefab
 from sharefab.sim.arrivals import make_scenario
 from sharefab.sim.metrics import daily_utilisation, lateness_hours, run_metrics
 from sharefab.sim.params import SimParams
@@ -30,13 +36,64 @@ class Simulation:
         return summarise(self.metrics, self.seeds)
 
 
+Outcome = tuple[dict[str, float], list[float], list[float], RunRecord]
+
+# Relative cost of one run per policy: the longest go to the process pool first.
+_COST = {"sharefab": 100, "greedy": 2, "isolated": 1}
+
+
+@lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """A hash of every source file of the package: cached runs are reused by this code only."""
+    root = Path(sharefab.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+class RunCache:
+    """Finished runs on disk, so that a long comparison interrupted part way resumes.
+
+    A run is keyed by the world, the policy, the seed, the parameters and the source code of
+    the package; any change to one of them is a different key, never a stale result.
+    """
+
+    def __init__(self, directory: Path, world: World, params: SimParams | None) -> None:
+        self.directory = directory
+        h = hashlib.sha256(pickle.dumps(world, protocol=5))
+        h.update(repr(params or SimParams()).encode())
+        h.update(_code_fingerprint().encode())
+        self._base = h.hexdigest()
+
+    def _path(self, name: str, seed: int) -> Path:
+        key = hashlib.sha256(f"{self._base}:{name}:{seed}".encode()).hexdigest()[:32]
+        return self.directory / f"{name}-{seed}-{key}.pickle"
+
+    def get(self, name: str, seed: int) -> Outcome | None:
+        path = self._path(name, seed)
+        if not path.exists():
+            return None
+        with path.open("rb") as f:
+            out: Outcome = pickle.load(f)
+        return out
+
+    def put(self, name: str, seed: int, outcome: Outcome) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(name, seed)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(outcome, protocol=5))
+        os.replace(tmp, path)  # a run is on disk whole or not at all
+
+
 def _play(
     world: World,
     name: str,
     seed: int,
     params: SimParams | None,
     tick: Callable[[int], None] | None = None,
-) -> tuple[dict[str, float], list[float], list[float], RunRecord]:
+) -> Outcome:
     """One policy on one seed: its metrics, daily utilisation, lateness and record."""
     record = get_policy(name)(world, make_scenario(world, seed, params), tick, params)
     return (
@@ -56,11 +113,13 @@ def simulate(
     on_run: Callable[[str, int], None] | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     workers: int = 1,
+    cache: Path | None = None,
 ) -> Simulation:
     """Every policy on every seed; a seed's random streams are shared by all policies.
 
-    With `workers` > 1 the runs go to a process pool; the results are the same and come back
-    in the same order.
+    With `workers` > 1 the runs go to a process pool, the longest first; the results are the
+    same and come back in the same order. With `cache`, each finished run is kept in that
+    directory and a run already there (same world, parameters and code) is not played again.
     """
     out = Simulation(seeds=list(seeds))
     for name in policies:
@@ -68,21 +127,35 @@ def simulate(
         if keep_records:
             out.records[name] = []
     jobs = [(name, seed) for seed in seeds for name in policies]
-    results: dict[tuple[str, int], tuple[dict[str, float], list[float], list[float], RunRecord]]
-    results = {}
-    if workers > 1 and len(jobs) > 1:
+    store = RunCache(cache, world, params) if cache is not None else None
+    results: dict[tuple[str, int], Outcome] = {}
+    todo = []
+    for name, seed in jobs:
+        kept = store.get(name, seed) if store is not None else None
+        if kept is None:
+            todo.append((name, seed))
+            continue
+        results[(name, seed)] = kept
+        if on_run:
+            on_run(name, seed)
+
+    def finished(name: str, seed: int, outcome: Outcome) -> None:
+        results[(name, seed)] = outcome
+        if store is not None:
+            store.put(name, seed, outcome)
+        if on_run:
+            on_run(name, seed)
+
+    if workers > 1 and len(todo) > 1:
+        todo.sort(key=lambda job: -_COST.get(job[0], 10))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_play, world, n, s, params): (n, s) for n, s in jobs}
+            futures = {pool.submit(_play, world, n, s, params): (n, s) for n, s in todo}
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if on_run:
-                    on_run(*futures[future])
+                finished(*futures[future], future.result())
     else:
-        for name, seed in jobs:
+        for name, seed in todo:
             tick = (lambda m, n=name, s=seed: on_progress(n, s, m)) if on_progress else None
-            results[(name, seed)] = _play(world, name, seed, params, tick)
-            if on_run:
-                on_run(name, seed)
+            finished(name, seed, _play(world, name, seed, params, tick))
     for name, seed in jobs:
         metrics, daily, late, record = results[(name, seed)]
         out.metrics[name].append(metrics)
