@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -15,6 +17,7 @@ from sharefab.capacity.api import router as capacity_router
 from sharefab.execution.api import router as execution_router
 from sharefab.identity.api import auth_router
 from sharefab.identity.api import router as identity_router
+from sharefab.kit import offload
 from sharefab.kit.db import get_engine
 from sharefab.kit.middleware import BodyLimitMiddleware, RateLimitMiddleware, RequestIdMiddleware
 from sharefab.kit.migrate import current_revision, head_revision
@@ -31,9 +34,26 @@ from sharefab.web.routes import router as web_router
 API_PREFIX = "/api/v1"
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
-    """The platform's web application, bound to `engine` (the configured database by default)."""
+def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastAPI:
+    """The platform's web application, bound to `engine` (the configured database by default).
+
+    With `solver_processes` > 0, quote and replan solves run in that many worker processes
+    (started and stopped with the app; see kit/offload.py); with 0 they run in the request's
+    thread.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if solver_processes > 0:
+            offload.start(solver_processes)
+        try:
+            yield
+        finally:
+            if solver_processes > 0:
+                offload.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sharefab",
         version=__version__,
         summary="Shared manufacturing platform: pool idle factory capacity, match it to orders.",

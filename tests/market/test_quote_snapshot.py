@@ -96,8 +96,8 @@ def test_writes_go_on_while_a_quote_solves(
     """A provider publishes a window and the buyer edits the order's notes while a quote is
     being solved: both finish at once (no write lock held by the solve), the quote still comes."""
     _provider, mill_id, order_id, _buyer = _setup(app_client, tenants)
-    held = HeldSolve(service.solve)
-    monkeypatch.setattr(service, "solve", held)
+    held = HeldSolve(service.solve_validated)
+    monkeypatch.setattr(service, "solve_validated", held)
     thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
     assert held.solving.wait(30), "the quote never reached the solver"
     with httpx.Client(base_url=server_url, timeout=60) as c:
@@ -138,8 +138,8 @@ def test_order_changed_during_solve_is_409(
     """If the buyer moves the due date while its quotes are solved, no stale quote is stored:
     the quote request answers 409 (ask again) and the next request quotes the new order."""
     _provider, _mill, order_id, buyer = _setup(app_client, tenants)
-    held = HeldSolve(service.solve)
-    monkeypatch.setattr(service, "solve", held)
+    held = HeldSolve(service.solve_validated)
+    monkeypatch.setattr(service, "solve_validated", held)
     thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
     assert held.solving.wait(30), "the quote never reached the solver"
     with httpx.Client(base_url=server_url, timeout=60) as c:
@@ -174,8 +174,8 @@ def test_quote_beyond_the_solver_line_is_429(
     other = created(acme.post("/api/v1/orders", json=order_body("PO-2", quantity=2)))
     gate = Gate(slots=1, queue=0, seconds_per_job=6.0)
     monkeypatch.setattr(service, "quote_gate", lambda: gate)
-    held = HeldSolve(service.solve)
-    monkeypatch.setattr(service, "solve", held)
+    held = HeldSolve(service.solve_validated)
+    monkeypatch.setattr(service, "solve_validated", held)
     thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
     assert held.solving.wait(30), "the quote never reached the solver"
     with httpx.Client(base_url=server_url, timeout=60) as c:

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sharefab.kit import offload
 from sharefab.kit.errors import Conflict
 from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
@@ -33,7 +34,7 @@ from sharefab.market.planning import (
 )
 from sharefab.optimize.data import Objective, ObjectiveTerm
 from sharefab.optimize.result import Assignment
-from sharefab.optimize.solve import solve
+from sharefab.optimize.solve import solve_validated
 from sharefab.optimize.validate import objective_values, validate
 from sharefab.orders.models import Order
 
@@ -187,12 +188,14 @@ def _replan(
         frame, orders_list, steps_list, OBJECTIVE, fixed_minutes=lambda o: releases[o.id]
     )
     initial = _current_plan(problem, orders_list, steps_list, originals)
-    result = solve(
+    # in a solver worker process under `sharefab serve` (kit/offload.py)
+    result, valid = offload.run(
+        solve_validated,
         problem.data,
-        params=solver_params(),
-        time_limit=time_limit,
-        workers=1,
-        seed=0,
+        solver_params(),
+        time_limit,
+        1,
+        0,
         initial=initial or None,
     )
     if only_if_better:
@@ -208,7 +211,7 @@ def _replan(
         )
         if not result.feasible or tuple(result.objectives) >= current:
             return report
-    if not result.feasible or validate(problem.data, result.schedule):
+    if not valid:
         raise Conflict(
             f"replanning after '{reason}' found no valid plan within {time_limit:.0f} s; "
             "the affected bookings are unchanged, resolve by hand or retry"

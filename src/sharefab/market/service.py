@@ -22,6 +22,7 @@ from sharefab.capacity import service as capacity
 from sharefab.capacity.models import Resource, Site
 from sharefab.identity import service as identity
 from sharefab.identity.principal import Principal, readable, writable
+from sharefab.kit import offload
 from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sharefab.kit.gate import Gate
 from sharefab.kit.observability import BOOKING_CONFLICTS, timed
@@ -46,8 +47,7 @@ from sharefab.market.planning import (
     solver_params,
 )
 from sharefab.optimize.result import Assignment
-from sharefab.optimize.solve import solve
-from sharefab.optimize.validate import validate
+from sharefab.optimize.solve import solve_validated
 from sharefab.orders import service as orders
 from sharefab.orders.models import Order, OrderStatus
 from sharefab.reputation import service as reputation
@@ -292,16 +292,14 @@ def plan_quotes(
         for option, objective in wanted.items():
             problem = build_problem(frame, [order], [steps], objective)
             with timed("quote") as run:
-                result = solve(
-                    problem.data, params=solver_params(), time_limit=budget, workers=1, seed=0
+                # in a solver worker process under `sharefab serve` (kit/offload.py)
+                result, valid = offload.run(
+                    solve_validated, problem.data, solver_params(), budget, 1, 0
                 )
                 run.status = result.status.value
-            if not result.feasible:
-                continue
-            schedule = tuple(sorted(result.schedule))
-            if validate(problem.data, schedule):
-                continue  # never offer a plan the independent validator rejects
-            solved.append((option, problem, schedule))
+            if not valid:
+                continue  # no plan, or one the independent validator rejects: never offered
+            solved.append((option, problem, tuple(sorted(result.schedule))))
     for option, problem, schedule in solved:
         offer = _price(session, option, problem, order, list(schedule))
         twin = next(

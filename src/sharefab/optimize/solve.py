@@ -203,6 +203,22 @@ def solve(
     return inc.result(Status.OPTIMAL if status == Status.OPTIMAL else Status.FEASIBLE)
 
 
+def solve_validated(
+    data: ProblemData,
+    params: SolveParams | None = None,
+    time_limit: float = 10.0,
+    workers: int = 1,
+    seed: int = 0,
+    initial: Sequence[Assignment] | None = None,
+) -> tuple[Result, bool]:
+    """``solve``, then the independent validator on its plan: the result and whether it holds.
+
+    One picklable call (arrays in, verdict out), so a caller can run both in a worker process.
+    """
+    result = solve(data, params, time_limit, workers, seed, initial=initial)
+    return result, result.feasible and not validate(data, result.schedule)
+
+
 def _cpsat_then_lns(
     data: ProblemData,
     params: SolveParams,
@@ -272,4 +288,4 @@ def _cpsat_then_lns(
     return status
 
 
-__all__ = ["Incumbent", "cheap_infeasibility", "solve"]
+__all__ = ["Incumbent", "cheap_infeasibility", "solve", "solve_validated"]
