@@ -19,7 +19,12 @@ from sharefab.identity.api import auth_router
 from sharefab.identity.api import router as identity_router
 from sharefab.kit import offload
 from sharefab.kit.db import get_engine
-from sharefab.kit.middleware import BodyLimitMiddleware, RateLimitMiddleware, RequestIdMiddleware
+from sharefab.kit.middleware import (
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestIdMiddleware,
+    RetryRacesMiddleware,
+)
 from sharefab.kit.migrate import current_revision, head_revision
 from sharefab.kit.observability import MetricsMiddleware, configure_logging, metrics_response
 from sharefab.kit.problems import install_problem_handlers, problem_response
@@ -64,6 +69,7 @@ def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastA
     install_problem_handlers(app)
     audit_recorder.install()
     settings = get_settings()
+    app.add_middleware(RetryRacesMiddleware)  # innermost: a retry is not a new request
     app.add_middleware(
         RateLimitMiddleware,
         per_minute=settings.rate_limit_per_minute,

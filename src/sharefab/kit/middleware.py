@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, request body caps and per-client rate limits.
+"""ASGI middleware: request ids, request body caps, per-client rate limits, and whole-request
+retries of transactions that lost a race.
 
 Each answers a refusal as problem+json (413 for an oversized body, 429 with `Retry-After` for a
 burst), before the request reaches a route or the database.
@@ -9,13 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sharefab.kit.observability import TRANSACTION_RETRIES
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -159,3 +164,74 @@ class RateLimitMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+
+# Set by the problem handlers (kit/problems.py) on an answer caused by a lost race; read and
+# removed by RetryRacesMiddleware, never sent to the client.
+RACE_HEADER = b"x-sharefab-race"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RetryRacesMiddleware:
+    """Runs a write request again, whole, when its transaction lost a race to another one.
+
+    On PostgreSQL two transactions can deadlock (one is rolled back), or slip past each other's
+    checks so that the bookings' exclusion constraint refuses the second. Nothing of the loser
+    was written, so the honest fix is to run the request again from the start, with a new
+    transaction that sees the winner's rows: it then succeeds, or gets a final answer (stored
+    under its Idempotency-Key like any other). Retrying only the failed statement inside the
+    old transaction is not enough: the loser keeps its locks and meets the same cycle again.
+
+    The body is read once and replayed; an attempt's answer reaches the client only if it is
+    not marked as a lost race, or if it is the last attempt (then 503 or 409 as before).
+    """
+
+    def __init__(self, app: ASGIApp, attempts: int = 4, base_delay: float = 0.05) -> None:
+        self.app = app
+        self.attempts = max(1, attempts)
+        self.base_delay = base_delay
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        body: list[Message] = []
+        while True:
+            message = await receive()
+            body.append(message)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        for attempt in range(self.attempts):
+            lost = await self._attempt(
+                scope, body, receive, send, last=attempt + 1 == self.attempts
+            )
+            if lost is None:
+                return
+            TRANSACTION_RETRIES.labels(lost).inc()
+            await anyio.sleep(self.base_delay * 2**attempt * random.uniform(0.5, 1.5))
+
+    async def _attempt(
+        self, scope: Scope, body: list[Message], receive: Receive, send: Send, last: bool
+    ) -> str | None:
+        """One run of the app; the race's reason if its answer was held back for a retry."""
+        pending = iter(body)
+        lost: str | None = None
+
+        async def replay() -> Message:
+            return next(pending, None) or await receive()
+
+        async def forward(message: Message) -> None:
+            nonlocal lost
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                race = next((v for k, v in headers if k == RACE_HEADER), None)
+                if race is not None:
+                    message = {**message, "headers": [h for h in headers if h[0] != RACE_HEADER]}
+                    if not last:
+                        lost = race.decode("latin-1")
+                        return
+            if lost is None:
+                await send(message)
+
+        await self.app({**scope}, replay, forward)
+        return lost

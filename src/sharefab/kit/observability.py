@@ -34,6 +34,11 @@ SOLVER_RUNS = Histogram(
 BOOKING_CONFLICTS = Counter(
     "sharefab_booking_conflicts_total", "Accepts refused because a slot was taken meanwhile"
 )
+TRANSACTION_RETRIES = Counter(
+    "sharefab_transaction_retries_total",
+    "Write requests run again, whole, after their transaction lost a race",
+    ["reason"],
+)
 IDEMPOTENT_REPLAYS = Counter(
     "sharefab_idempotent_replays_total", "Requests answered from a stored Idempotency-Key"
 )

@@ -22,6 +22,7 @@ from sharefab.kit.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from sharefab.kit.middleware import RACE_HEADER
 
 log = logging.getLogger("sharefab.api")
 PROBLEM_JSON = "application/problem+json"
@@ -125,22 +126,40 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL errors that mean "another transaction won a race", not "this request is wrong":
+# the request may succeed if it runs again from the start (kit/middleware.py).
+RACES = {
+    "40P01": "deadlock",
+    "40001": "serialization failure",
+    "23P01": "exclusion race",
+}
+
+
+def lost_race(exc: Exception) -> str | None:
+    """The kind of race a database error reports, or None if it is not one."""
+    return RACES.get(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+
+
 def _translated(
     make: Callable[[], SharefabError], level: int, what: str
 ) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     """A handler that logs an infrastructure exception and answers it as a typed error."""
 
     async def handler(request: Request, exc: Exception) -> JSONResponse:
+        race = lost_race(exc)
         log.log(
-            level,
+            logging.WARNING if race else level,
             "%s on %s %s: %s",
-            what,
+            race or what,
             request.method,
             request.url.path,
             exc,
-            exc_info=level >= logging.ERROR,
+            exc_info=level >= logging.ERROR and not race,
         )
-        return await _sharefab_error(request, make())
+        response = await _sharefab_error(request, make())
+        if race:  # run again, whole, by RetryRacesMiddleware; the header is not sent out
+            response.headers[RACE_HEADER.decode()] = race
+        return response
 
     return handler
 
