@@ -79,11 +79,11 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def created(response: Any) -> dict[str, Any]:
-    """The body of a 201 answer; fails with the problem detail otherwise."""
+def created(response: Any) -> Any:
+    """The body of a 201 answer (an object, or a list of them); fails with the problem detail
+    otherwise."""
     assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return response.json()
 
 
 def make_site(

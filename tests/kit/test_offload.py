@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,7 +58,7 @@ def test_a_killed_worker_costs_one_request_and_the_pool_comes_back(pool: None) -
     assert offload.worker_pids() == [pid]
 
 
-def _quotes(client: TestClient, tenants: Tenants) -> list[dict[str, object]]:
+def _quotes(client: TestClient, tenants: Tenants) -> list[dict[str, Any]]:
     provider = TestClient(client.app, headers=tenants["provider2"].headers)
     site = make_site(provider, lat=31.38, lon=120.98, city="Kunshan")
     mill = make_resource(provider, site["id"], rate=20000, name="mill")
