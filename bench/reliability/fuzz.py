@@ -94,6 +94,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="directory for the JSON reports")
     parser.add_argument("--reverse", action="store_true", help="take the operations last to first")
     parser.add_argument(
+        "--operations", default="", help="only operations whose label matches this regex"
+    )
+    parser.add_argument(
         "--merge", type=Path, nargs="+", help="only merge these JSON reports into one table"
     )
     args = parser.parse_args()
@@ -108,6 +111,7 @@ def main() -> int:
         "SHAREFAB_FUZZ_SEED": str(args.seed),
         "SHAREFAB_FUZZ_REPORT": str(out / "fuzz"),
         "SHAREFAB_FUZZ_REVERSE": "1" if args.reverse else "0",
+        "SHAREFAB_FUZZ_OPERATIONS": args.operations,
     }
     env.pop("SHAREFAB_TEST_POSTGRES_URL", None)
     selector = TEST + "::test_every_operation_keeps_its_contract"
