@@ -6,6 +6,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from sharefab.optimize.cluster import lns
 from sharefab.optimize.cluster.dispatch import dispatch
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.lns import InlinePool, plan_cluster
@@ -79,3 +82,30 @@ def test_subproblem_solution_is_never_worse(small_index: ClusterIndex) -> None:
     plan.move(solution.changes)
     assert validate(small_index.data, plan.schedule()) == []
     assert plan.values()[0] <= before[0]
+
+
+class IdlePool:
+    """No workers: only the planning process's queue re-sequencing can run."""
+
+    slots = 0
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> int:
+        raise AssertionError("no slot was offered")
+
+    def wait(self, timeout: float) -> list[tuple[int, Any]]:
+        return []
+
+
+def test_fruitless_resequencing_rests(
+    small_index: ClusterIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-sequencing that never improves pauses after `resequence_patience` tries in a row
+    (leaving the CPU to CP-SAT); without patience it keeps running for the whole limit."""
+    monkeypatch.setattr(lns, "resequence", lambda *args, **kwargs: [])
+    resting = ClusterParams(resequence_patience=5, resequence_pause=60.0)
+    result = plan_cluster(small_index, IdlePool(), time_limit=1.0, params=resting)
+    assert result.kinds["queue"].tries == 5
+    assert result.valid
+    eager = ClusterParams(resequence_patience=0)
+    result = plan_cluster(small_index, IdlePool(), time_limit=1.0, params=eager)
+    assert result.kinds["queue"].tries > 20

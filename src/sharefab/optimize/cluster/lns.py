@@ -154,6 +154,9 @@ class _Search:
         self.rem = remaining_work(index)
         self.queue = KindStats(size=float(params.resequence_size))
         self.queue_time = 0.0
+        self.queue_streak = 0  # re-sequencings in a row that did not improve
+        self.queue_pause = params.resequence_pause
+        self.queue_resume_at = 0.0  # perf_counter time before which re-sequencing rests
 
     def pick_kind(self) -> str:
         total = sum(s.weight for s in self.kinds.values())
@@ -258,9 +261,19 @@ class _Search:
             changes = resequence(self.plan, ops, self.rng, self.rem, self.busy.resources, pool=pool)
             if changes:
                 undo = self._try({self.index.op_job[i] for i in ops}, changes)
+        now = time.perf_counter()
+        self.queue_time += now - t
+        p = self.params
         if undo is not None:
             self.queue.improvements += 1
-        self.queue_time += time.perf_counter() - t
+            self.queue_streak, self.queue_pause = 0, p.resequence_pause
+        else:
+            self.queue_streak += 1
+            if p.resequence_patience > 0 and self.queue_streak >= p.resequence_patience:
+                # not paying off here: leave the CPU to the CP-SAT neighbourhoods for a while
+                self.queue_resume_at = now + self.queue_pause
+                self.queue_pause = min(self.queue_pause * 2, 8 * p.resequence_pause)
+                self.queue_streak = 0
         return undo
 
     def _bump(self, *change_lists: list[tuple[int, int, int, int]] | tuple[Any, ...]) -> None:
@@ -365,6 +378,7 @@ def plan_cluster(
             params.resequence_size > 0
             and now < deadline - margin - check_s
             and search.queue_time <= params.resequence_share * (now - lns_start)
+            and now >= search.queue_resume_at
         ):
             undo = search.resequence_step()
             if undo is not None:

@@ -22,6 +22,10 @@ class ClusterParams:
     resequence_size: operations per bottleneck-queue re-sequencing (``resequence``), run on the
         planning process between CP-SAT answers (0: off).
     resequence_share: at most this share of the LNS time goes to re-sequencing.
+    resequence_patience / resequence_pause: after this many re-sequencings in a row that did
+        not improve the plan, re-sequencing pauses for ``resequence_pause`` seconds (doubling
+        while it keeps failing, up to 8x), leaving the planning process's CPU to the CP-SAT
+        neighbourhoods; an improving step resets both (0: never pause).
     reaction: how fast the adaptive weights of the neighbourhood kinds follow recent success.
     validate_every: seconds between runs of the independent validator over the whole plan:
         answers accepted meanwhile form one batch, validated before it becomes the incumbent
@@ -48,6 +52,8 @@ class ClusterParams:
     max_modes: int = 6
     resequence_size: int = 400
     resequence_share: float = 0.6
+    resequence_patience: int = 40
+    resequence_pause: float = 2.0
     reaction: float = 0.2
     validate_every: float = 1.0
     validate_share: float = 0.15
