@@ -25,11 +25,20 @@ def _iso_only(value: object) -> object:
         raise ValueError("give an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z")
     if isinstance(value, str | bytes):
         text = value.decode("latin-1") if isinstance(value, bytes) else value
-        if text.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        if _is_number(text):
             raise ValueError(
                 "give an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z"
             )
     return value
+
+
+def _is_number(text: str) -> bool:
+    """Whether `text` reads as a number (1700000000, -1.5, 1e-48, inf): never a date-time."""
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _aware_utc(value: datetime) -> datetime:
