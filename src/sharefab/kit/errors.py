@@ -105,6 +105,17 @@ class ServiceUnavailable(TooManyRequests):
     type_slug = "unavailable"
 
 
+class LostRace(ServiceUnavailable):
+    """Another transaction changed what this one was about to change, so nothing was written.
+
+    The API runs the request again from the start (kit/middleware.py, RetryRacesMiddleware);
+    if it keeps losing, the client gets 503 with Retry-After.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, retry_after=1)
+
+
 class InternalError(SharefabError):
     """The server failed; nothing was written (the transaction rolled back)."""
 

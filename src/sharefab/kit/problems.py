@@ -17,6 +17,7 @@ from sharefab.kit.errors import (
     Conflict,
     InternalError,
     InvalidInput,
+    LostRace,
     ServiceUnavailable,
     SharefabError,
     TooManyRequests,
@@ -63,6 +64,8 @@ def _message(error: dict[str, Any]) -> str:
 async def _sharefab_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SharefabError)
     headers: dict[str, str] = {}
+    if isinstance(exc, LostRace):  # run again, whole, by RetryRacesMiddleware
+        headers[RACE_HEADER.decode()] = "lost update"
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="sharefab"'
     if isinstance(exc, TooManyRequests):  # and ServiceUnavailable

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sharefab.kit import offload
-from sharefab.kit.errors import Conflict
+from sharefab.kit.errors import Conflict, LostRace
 from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
 from sharefab.market import repository
@@ -228,12 +228,22 @@ def _replan(
         for a in result.schedule
     } - unchanged
     cancelled = [originals[k].id for k in placed]
-    session.execute(
+    # Only bookings still committed: under concurrency another replan may have moved them since
+    # they were read (the update waits for its row locks, then re-checks). Writing the new
+    # bookings anyway would leave the order with two live bookings for one step.
+    moved = session.execute(
         update(Booking)
-        .where(Booking.id.in_(cancelled))
+        .where(Booking.id.in_(cancelled), Booking.status == BookingStatus.committed)
         .values(status=BookingStatus.cancelled)
+        .returning(Booking.id)
         .execution_options(synchronize_session="fetch")
-    )
+    ).all()
+    if len(moved) != len(cancelled):
+        raise LostRace(
+            f"another change moved bookings of order(s) "
+            f"{', '.join(str(o.id) for o in orders_list)} while replanning after '{reason}'; "
+            "nothing was changed, retry"
+        )
     made: list[tuple[Move, Booking]] = []
     for a in result.schedule:
         order = orders_list[a.job]
@@ -274,8 +284,10 @@ def _replan(
         )
     try:
         session.flush()
-    except IntegrityError:
-        raise Conflict("another change booked the same capacity while replanning; retry") from None
+    except IntegrityError:  # a concurrent booking took the capacity this plan counted on
+        raise LostRace(
+            "another change booked the same capacity while replanning; nothing was changed, retry"
+        ) from None
     for move, row in made:
         move.new_booking_id = row.id
         report.moves.append(move)
