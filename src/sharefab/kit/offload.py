@@ -41,13 +41,8 @@ _processes = 0
 
 
 def _worker_init(server_pid: int) -> None:
-    """In each worker: lower priority; Ctrl-C is the server's to handle, not the worker's; and
-    the worker ends with its server, even when the server is killed outright."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import sharefab.optimize  # noqa: F401  (the solver's import at full priority, once)
-
-    with contextlib.suppress(OSError):  # not permitted here: run at normal priority
-        os.nice(WORKER_NICENESS)
+    """In each worker: the worker ends with its server, even when the server is killed
+    outright; Ctrl-C is the server's to handle, not the worker's; lower priority."""
 
     def watch() -> None:
         # a killed server cannot stop its pool: the worker, reparented, notices and leaves
@@ -56,6 +51,11 @@ def _worker_init(server_pid: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="server-watch", daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import sharefab.optimize  # noqa: F401  (the solver's import at full priority, once)
+
+    with contextlib.suppress(OSError):  # not permitted here: run at normal priority
+        os.nice(WORKER_NICENESS)
 
 
 def _pid() -> int:
