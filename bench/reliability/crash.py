@@ -604,6 +604,16 @@ def check_promises(url: str, promised: dict[str, Any]) -> list[str]:
                     f"organisation {org} holds {stored[org]} orders; clients were answered for "
                     f"{per_org[org]} (a duplicate create)"
                 )
+        # every create carries its own reference: two orders with one reference are one create
+        # done twice, even where the count above still allows an answer in flight
+        twice = s.execute(
+            select(Order.organization_id, Order.reference, func.count())
+            .where(Order.organization_id.in_(list(orgs)))
+            .group_by(Order.organization_id, Order.reference)
+            .having(func.count() > 1)
+        ).all()
+        for org, ref, n in twice:
+            problems.append(f"organisation {org} holds {n} orders with reference {ref!r}")
         statuses = dict(
             s.execute(
                 select(Booking.id, Booking.status).where(Booking.id.in_(list(promised["events"])))
