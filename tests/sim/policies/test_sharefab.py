@@ -32,16 +32,16 @@ def runs(world: World, solver_budgets: list[float | None]) -> tuple[RunRecord, R
     """The same seed played twice through the services, each in a fresh database; the first
     run notes the solver parameters the services passed to the real solver."""
     from sharefab.market import replan, service
-    from sharefab.optimize.solve import solve
+    from sharefab.optimize.solve import solve_validated
 
-    def noting(data: Any, params: SolveParams | None = None, **kwargs: Any) -> Any:
+    def noting(data: Any, params: SolveParams | None = None, *args: Any, **kwargs: Any) -> Any:
         solver_budgets.append(params.deterministic_time if params else None)
-        return solve(data, params=params, **kwargs)
+        return solve_validated(data, params, *args, **kwargs)
 
     scenario = make_scenario(world, 1)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(service, "solve", noting)
-        patch.setattr(replan, "solve", noting)
+        patch.setattr(service, "solve_validated", noting)
+        patch.setattr(replan, "solve_validated", noting)
         first = run_sharefab(world, scenario)
     return first, run_sharefab(world, scenario)
 
