@@ -21,6 +21,9 @@ Business answers are not failures: 409 to an accept (the slot was taken since th
 newer quote superseded it), 409 to a quote (no free capacity fits) and 429 to a quote (the
 solver's line is full; Retry-After) are counted apart in the status file. Every 5xx, every
 other 4xx and every transport error is a failure.
+
+Users are `FastHttpUser`s (geventhttpclient, Locust's lighter client for load generation;
+the earlier `HttpUser` used python-requests).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from locust import HttpUser, constant_throughput, events, tag, task
+from locust import FastHttpUser, constant_throughput, events, tag, task
 
 API = "/api/v1"
 USER_RATE = float(os.environ.get("SHAREFAB_LOAD_USER_RATE", "0.25"))
@@ -160,7 +163,7 @@ def _order_body(template: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class BuyerUser(HttpUser):
+class BuyerUser(FastHttpUser):
     """A buyer's employee working in the platform at a steady pace."""
 
     wait_time = constant_throughput(USER_RATE)
@@ -179,7 +182,7 @@ class BuyerUser(HttpUser):
                 )
                 res.raise_for_status()
                 self.buyer.authorization = f"Bearer {res.json()['access_token']}"
-            self.client.headers["Authorization"] = self.buyer.authorization
+            self.client.auth_header = self.buyer.authorization
             if not self.buyer.loaded:
                 self._learn()
                 self.buyer.loaded = True
