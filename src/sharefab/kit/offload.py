@@ -63,8 +63,8 @@ def _pid() -> int:
 
 
 def start(processes: int) -> None:
-    """Start `processes` solver workers (0: solve in the caller's thread) and wait until each
-    has imported the solver, so the first quote does not pay for it."""
+    """Start `processes` solver workers (0: solve in the caller's thread) and wait until they
+    answer (each imports the solver as it starts), so the first quote does not pay for it."""
     global _pool, _processes
     stop()
     if processes <= 0:
@@ -82,7 +82,7 @@ def start(processes: int) -> None:
 
 
 def stop() -> None:
-    """Stop the workers (a solve in progress is abandoned)."""
+    """Stop the workers: solves not started are cancelled, one in progress finishes first."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
