@@ -11,7 +11,7 @@ What it does:
 2. `sharefab serve` (one uvicorn process, as shipped) is started on 127.0.0.1 with the client
    rate limit lifted (the run measures the server, not the limiter);
 3. per step, Locust runs headless as its own process with users x rate = the offered
-   requests/s (`constant_throughput`), stats reset once all users are spawned;
+   requests/s (`jittered_pacing` in the locustfile), stats reset once all users are spawned;
 4. the server is stopped and `sharefab check` runs the integrity checks (no overlap, whole
    plans, ledger balanced, escrow once, audit chain);
 5. a Markdown report (per step: throughput, p50/p95/p99 per endpoint, failures, 5xx; where it
@@ -398,7 +398,7 @@ def main() -> None:
         "server": "sharefab serve (1 uvicorn process; sync endpoints on its thread pool), "
         "rate limit lifted",
         "tracebacks in server log": str(server_log.count("Traceback")),
-        "user rate": f"{USER_RATE} req/s per Locust user (constant_throughput)",
+        "user rate": f"{USER_RATE} req/s per Locust user (jittered_pacing)",
         "locust tags": " ".join(tags) or "all (the full mix)",
     }
     text = report(steps, check.stdout + check.stderr, meta)

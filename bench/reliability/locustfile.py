@@ -15,6 +15,11 @@ Environment:
   (signed in once per buyer) or `{"authorization": "Bearer ..."}`.
 - SHAREFAB_LOAD_USER_RATE: requests per second each simulated user offers (default 0.25);
   the offered load is users x rate, as long as answers come back within 1/rate seconds.
+  Each user waits a random fraction of a cycle before its first request and draws each
+  cycle's length from 0.5 to 1.5 times 1/rate (`jittered_pacing`), so the users' requests
+  are spread in time: Locust starts each second's batch of users at the same instant, and
+  with a fixed cycle (`constant_throughput`) each batch kept firing in step, e.g. 40 requests
+  at once every second at 50 req/s.
 - SHAREFAB_LOAD_STATUS_FILE: where to write the count of answers per endpoint and status.
 
 Business answers are not failures: 409 to an accept (the slot was taken since the quote, or a
@@ -34,11 +39,13 @@ import math
 import os
 import random
 import threading
+import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from locust import FastHttpUser, constant_throughput, events, tag, task
+from locust import FastHttpUser, events, tag, task
 
 API = "/api/v1"
 USER_RATE = float(os.environ.get("SHAREFAB_LOAD_USER_RATE", "0.25"))
@@ -58,6 +65,26 @@ class Buyer:
         self.templates: list[dict[str, Any]] = []
         self.capabilities: list[str] = []
         self.loaded = False
+
+
+def jittered_pacing(rate: float) -> Callable[[Any], float]:
+    """A wait_time: one task started per cycle, cycles of 1/rate seconds on average.
+
+    Each cycle's length is drawn uniformly from 0.5 to 1.5 times 1/rate and counts the task's
+    own run time (as Locust's `constant_pacing` does), so the mean rate stays `rate` while
+    the answers come back within half a cycle, and users started together drift apart.
+    """
+    pace = 1.0 / rate
+
+    def wait_time(user: Any) -> float:
+        now = time.perf_counter()
+        started = getattr(user, "_cycle_started", now)
+        cycle = pace * random.uniform(0.5, 1.5)
+        wait = max(0.0, cycle - (now - started))
+        user._cycle_started = now + wait
+        return wait
+
+    return wait_time
 
 
 def _load_buyers() -> list[Buyer]:
@@ -166,7 +193,7 @@ def _order_body(template: dict[str, Any]) -> dict[str, Any]:
 class BuyerUser(FastHttpUser):
     """A buyer's employee working in the platform at a steady pace."""
 
-    wait_time = constant_throughput(USER_RATE)
+    wait_time = jittered_pacing(USER_RATE)
 
     def on_start(self) -> None:
         self.buyer = BUYERS[next(_next_buyer)]
@@ -186,6 +213,10 @@ class BuyerUser(FastHttpUser):
             if not self.buyer.loaded:
                 self._learn()
                 self.buyer.loaded = True
+        # Begin at a random point of the first cycle: Locust starts each batch of users at once.
+        # (Locust patches time.sleep to yield to the other users.)
+        time.sleep(random.uniform(0, 1 / USER_RATE))
+        self._cycle_started = time.perf_counter()
 
     def _learn(self) -> None:
         """The buyer's orders: templates for new ones, quotable ones, capabilities to search."""
