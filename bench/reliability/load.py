@@ -11,11 +11,13 @@ What it does:
 2. `sharefab serve` (one uvicorn process, as shipped) is started on 127.0.0.1 with the client
    rate limit lifted (the run measures the server, not the limiter);
 3. per step, Locust runs headless as its own process with users x rate = the offered
-   requests/s (`jittered_pacing` in the locustfile), stats reset once all users are spawned;
+   requests/s (`jittered_pacing` in the locustfile; `--pacing constant` for Locust's
+   `constant_throughput`), stats reset once all users are spawned; the server's own read
+   latency histogram (`/metrics`) is read after the ramp and at the end of the step;
 4. the server is stopped and `sharefab check` runs the integrity checks (no overlap, whole
    plans, ledger balanced, escrow once, audit chain);
-5. a Markdown report (per step: throughput, p50/p95/p99 per endpoint, failures, 5xx; where it
-   stops scaling; the check's output) goes to OUT/report.md and stdout.
+5. a Markdown report (per step: throughput, p50/p95/p99 per endpoint as Locust saw them and
+   reads as the server timed them, failures, 5xx; where it stops scaling; the check's output) goes to OUT/report.md and stdout.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ class Step:
     status: dict[str, dict[str, int]] = field(default_factory=dict)
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
     load_avg: float = 0.0
+    server_read: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -166,6 +169,38 @@ class Step:
         return int(self.total.get("Failure Count", 0))
 
 
+def read_histogram(host: str) -> dict[float, float]:
+    """The server's own latency histogram of answered reads (GET /api/v1/..., 2xx), summed
+    over routes: upper bound in seconds -> requests answered within it (from /metrics)."""
+    text = httpx.get(f"{host}/metrics", timeout=10).text
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("sharefab_http_request_duration_seconds_bucket{"):
+            continue
+        labels, _, value = line.rpartition(" ")
+        if 'method="GET"' not in labels or 'status="2xx"' not in labels:
+            continue
+        if 'route="/api/v1/' not in labels:
+            continue
+        le = labels.split('le="', 1)[1].split('"', 1)[0]
+        bound = float("inf") if le == "+Inf" else float(le)
+        buckets[bound] = buckets.get(bound, 0.0) + float(value)
+    return buckets
+
+
+def bucket_percentiles(before: dict[float, float], after: dict[float, float]) -> dict[str, float]:
+    """p50/p95/p99 of the reads answered between two histogram reads, each as the upper bound
+    (ms) of the bucket it falls in; empty when no read was answered."""
+    counts = {b: after[b] - before.get(b, 0.0) for b in sorted(after)}
+    total = counts.get(float("inf"), 0.0)
+    if total <= 0:
+        return {}
+    out: dict[str, float] = {"count": total}
+    for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+        out[name] = next(1000 * b for b, n in counts.items() if n >= q * total)
+    return out
+
+
 def run_step(
     host: str,
     rate: float,
@@ -174,6 +209,7 @@ def run_step(
     out: Path,
     tags: list[str],
     profile_pid: int | None = None,
+    pacing: str = "jittered",
 ) -> Step:
     """Locust headless, as its own process, offering `rate` requests/s for `seconds`."""
     users = max(1, math.ceil(rate / USER_RATE))
@@ -207,16 +243,25 @@ def run_step(
         "SHAREFAB_LOAD_BUYERS": str(buyers_file),
         "SHAREFAB_LOAD_USER_RATE": str(USER_RATE),
         "SHAREFAB_LOAD_STATUS_FILE": str(status_file),
+        "SHAREFAB_LOAD_PACING": pacing,
     }
     log = out / f"step-{rate:g}-locust.log"
     with log.open("wb") as fh:
         locust = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        time.sleep(RAMP_SECONDS)  # Locust resets its statistics once the users are started
+        histogram = read_histogram(host)
         if profile_pid is not None:
-            time.sleep(RAMP_SECONDS)
             profile(profile_pid, seconds - RAMP_SECONDS - 1, out / f"step-{rate:g}-profile.txt")
         locust.wait()
+    server_read = bucket_percentiles(histogram, read_histogram(host))
     load_avg = os.getloadavg()[0]  # the machine is shared: how busy it was over the last minute
-    step = Step(offered=rate, users=users, seconds=seconds - RAMP_SECONDS, load_avg=load_avg)
+    step = Step(
+        offered=rate,
+        users=users,
+        seconds=seconds - RAMP_SECONDS,
+        load_avg=load_avg,
+        server_read=server_read,
+    )
     with open(f"{prefix}_stats.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             parsed = {k: _num(v) for k, v in row.items()}
@@ -281,16 +326,25 @@ def verdict(step: Step) -> list[str]:
     return missed
 
 
+def server_read(step: Step) -> str:
+    """The server's own read percentiles, as `<= bound` of their histogram buckets."""
+    d = step.server_read
+    if not d:
+        return "-"
+    return " / ".join(f"<={d[k]:g}" for k in ("p50", "p95", "p99"))
+
+
 def report(steps: list[Step], check: str, meta: dict[str, str]) -> str:
     """The Markdown tables of a run."""
     out = [f"{k}: {v}  " for k, v in meta.items()]
     out.append("")
     out.append(
         "| offered req/s | users | achieved req/s | requests | failures | 5xx "
-        "| read p50/p95/p99 ms | quote p50/p95/p99 ms | order p50/p95/p99 ms "
+        "| read p50/p95/p99 ms | server's read p50/p95/p99 ms (bucket bound) "
+        "| quote p50/p95/p99 ms | order p50/p95/p99 ms "
         "| accept p50/p95/p99 ms | quotes 201/409/429 | machine load (1 min) | targets |"
     )
-    out.append("|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---:|---|")
+    out.append("|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---:|---|")
     for s in steps:
 
         def g(name: str, s: Step = s) -> str:
@@ -302,7 +356,8 @@ def report(steps: list[Step], check: str, meta: dict[str, str]) -> str:
         out.append(
             f"| {s.offered:g} | {s.users} | {s.throughput:.1f} "
             f"| {int(s.total.get('Request Count', 0))} "
-            f"| {s.failures} | {s.server_errors} | {g('read')} | {g('quote')} | {g('order')} "
+            f"| {s.failures} | {s.server_errors} | {g('read')} | {server_read(s)} "
+            f"| {g('quote')} | {g('order')} "
             f"| {g('accept')} | {q.get('201', 0)}/{q.get('409', 0)}/{q.get('429', 0)} "
             f"| {s.load_avg:.1f} | {'met' if not missed else '; '.join(missed)} |"
         )
@@ -350,6 +405,13 @@ def main() -> None:
     parser.add_argument("--tags", default="", help="only these Locust task tags (comma list)")
     parser.add_argument("--exclude-tags", default="", help="leave these task tags out")
     parser.add_argument("--profile", action="store_true", help="py-spy the server per step")
+    parser.add_argument(
+        "--pacing",
+        choices=("jittered", "constant"),
+        default="jittered",
+        help="users' request timing: spread (default) or Locust's constant_throughput, "
+        "where each second's batch of users fires in step",
+    )
     args = parser.parse_args()
     if not 10 <= args.step_seconds <= 60:
         parser.error("--step-seconds must be within 10..60")
@@ -374,6 +436,7 @@ def main() -> None:
                 args.out,
                 tags,
                 server.pid if args.profile else None,
+                args.pacing,
             )
             steps.append(step)
             print(
@@ -398,7 +461,7 @@ def main() -> None:
         "server": "sharefab serve (1 uvicorn process; sync endpoints on its thread pool), "
         "rate limit lifted",
         "tracebacks in server log": str(server_log.count("Traceback")),
-        "user rate": f"{USER_RATE} req/s per Locust user (jittered_pacing)",
+        "user rate": f"{USER_RATE} req/s per Locust user ({args.pacing} pacing)",
         "locust tags": " ".join(tags) or "all (the full mix)",
     }
     text = report(steps, check.stdout + check.stderr, meta)

@@ -20,6 +20,8 @@ Environment:
   are spread in time: Locust starts each second's batch of users at the same instant, and
   with a fixed cycle (`constant_throughput`) each batch kept firing in step, e.g. 40 requests
   at once every second at 50 req/s.
+- SHAREFAB_LOAD_PACING: `jittered` (the default, as above) or `constant` (Locust's
+  `constant_throughput`, users of a batch in step: the pacing of the runs before 59fd939).
 - SHAREFAB_LOAD_STATUS_FILE: where to write the count of answers per endpoint and status.
 
 Business answers are not failures: 409 to an accept (the slot was taken since the quote, or a
@@ -45,10 +47,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from locust import FastHttpUser, events, tag, task
+from locust import FastHttpUser, constant_throughput, events, tag, task
 
 API = "/api/v1"
 USER_RATE = float(os.environ.get("SHAREFAB_LOAD_USER_RATE", "0.25"))
+PACING = os.environ.get("SHAREFAB_LOAD_PACING", "jittered")
+if PACING not in ("jittered", "constant"):
+    raise SystemExit(f"SHAREFAB_LOAD_PACING must be jittered or constant, not {PACING!r}")
 EXPECTED_CONFLICT = {"quote", "accept"}
 
 
@@ -193,7 +198,9 @@ def _order_body(template: dict[str, Any]) -> dict[str, Any]:
 class BuyerUser(FastHttpUser):
     """A buyer's employee working in the platform at a steady pace."""
 
-    wait_time = jittered_pacing(USER_RATE)
+    wait_time = (
+        jittered_pacing(USER_RATE) if PACING == "jittered" else constant_throughput(USER_RATE)
+    )
 
     def on_start(self) -> None:
         self.buyer = BUYERS[next(_next_buyer)]
@@ -213,10 +220,11 @@ class BuyerUser(FastHttpUser):
             if not self.buyer.loaded:
                 self._learn()
                 self.buyer.loaded = True
-        # Begin at a random point of the first cycle: Locust starts each batch of users at once.
-        # (Locust patches time.sleep to yield to the other users.)
-        time.sleep(random.uniform(0, 1 / USER_RATE))
-        self._cycle_started = time.perf_counter()
+        if PACING == "jittered":
+            # Begin at a random point of the first cycle: Locust starts a batch of users at once.
+            # (Locust patches time.sleep to yield to the other users.)
+            time.sleep(random.uniform(0, 1 / USER_RATE))
+            self._cycle_started = time.perf_counter()
 
     def _learn(self) -> None:
         """The buyer's orders: templates for new ones, quotable ones, capabilities to search."""
