@@ -199,10 +199,10 @@ def bucket_percentiles(before: dict[float, float], after: dict[float, float]) ->
     total = counts.get(float("inf"), 0.0)
     if total <= 0:
         return {}
-    out: dict[str, float] = {"count": total}
-    for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
-        out[name] = next(1000 * b for b, n in counts.items() if n >= q * total)
-    return out
+    return {
+        name: next(1000 * b for b, n in counts.items() if n >= q * total)
+        for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+    }
 
 
 def run_step(
