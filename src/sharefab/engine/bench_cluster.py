@@ -9,6 +9,7 @@ writes a PNG of the objective over time and, if asked, a Markdown section with t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import time
@@ -53,8 +54,11 @@ class Loaded:
     load_s: float
 
 
-def load_instance(size: str | None, path: Path | None, seed: int) -> Loaded:
-    """A named size generated with ``seed``, or a cluster / sharefab-instance JSON file."""
+def load_instance(
+    size: str | None, path: Path | None, seed: int, interruptible: bool = True
+) -> Loaded:
+    """A named size generated with ``seed`` (``interruptible``: whether piece work may pause at a
+    shift end), or a cluster / sharefab-instance JSON file."""
     t0 = time.perf_counter()
     if path is not None:
         doc = json.loads(path.read_text())
@@ -68,8 +72,11 @@ def load_instance(size: str | None, path: Path | None, seed: int) -> Loaded:
     else:
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; known: {', '.join(SIZES)}")
-        cluster = generate_cluster(SIZES[size], seed)
-        name = size
+        spec = SIZES[size]
+        if not interruptible:
+            spec = dataclasses.replace(spec, interruptible=False)
+        cluster = generate_cluster(spec, seed)
+        name = size if interruptible else f"{size} (no interruptible operations)"
     data = cluster_to_problem(cluster)
     return Loaded(name, data, cluster.spec.horizon_min, time.perf_counter() - t0)
 
@@ -100,10 +107,11 @@ def run_bench(
     params: ClusterParams | None = None,
     png: Path | None = None,
     echo: Echo | None = None,
+    interruptible: bool = True,
 ) -> dict[str, Any]:
     """Run baseline and sharefab on one instance; return the JSON-ready report."""
     say = echo or (lambda _: None)
-    loaded = load_instance(size, path, seed)
+    loaded = load_instance(size, path, seed, interruptible)
     data = loaded.data
     say(
         f"instance {loaded.name}: {data.num_jobs} orders, {data.num_operations} operations, "

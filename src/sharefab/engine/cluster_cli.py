@@ -36,6 +36,13 @@ def gen_cluster_command(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 1,
     horizon_days: Annotated[int | None, typer.Option(help="Planning horizon in days.")] = None,
     region: Annotated[str | None, typer.Option(help="suzhou or dongguan.")] = None,
+    interruptible: Annotated[
+        bool,
+        typer.Option(
+            help="Piece and desk work may pause at a shift end and resume in the next window "
+            "(--no-interruptible: every operation runs inside one window)."
+        ),
+    ] = True,
     instance: Annotated[
         bool,
         typer.Option(
@@ -57,6 +64,7 @@ def gen_cluster_command(
             orders=orders if orders is not None else base.orders,
             horizon_days=horizon_days if horizon_days is not None else base.horizon_days,
             region=region or base.region,
+            interruptible=interruptible,
         )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -108,6 +116,13 @@ def bench_cluster_command(
         Path | None, typer.Option(help="Append the table and the command to this Markdown file.")
     ] = None,
     params: Annotated[Path | None, typer.Option(help="Cluster planner parameters (TOML).")] = None,
+    interruptible: Annotated[
+        bool,
+        typer.Option(
+            help="Piece and desk work may pause at a shift end and resume in the next window "
+            "(generated sizes; --no-interruptible: every operation runs inside one window)."
+        ),
+    ] = True,
 ) -> None:
     """Plan a whole cluster: the dispatch baseline and sharefab's plan side by side."""
     from sharefab.engine.bench_cluster import markdown_section, run_bench, table
@@ -130,7 +145,9 @@ def bench_cluster_command(
     echo = None if json_output else typer.echo
     try:
         with eng:
-            report = run_bench(size, instance, seed, time_limit, eng, cluster_params, png, echo)
+            report = run_bench(
+                size, instance, seed, time_limit, eng, cluster_params, png, echo, interruptible
+            )
     except (ProblemDataError, ValueError, OSError) as exc:
         if json_output:
             typer.echo(json.dumps({"status": "invalid_input", "error": str(exc)}))

@@ -1800,6 +1800,33 @@ FAMILY_CERTS: dict[str, frozenset[str]] = {
     "assembly": frozenset({"IPC-A-610", "IPC/WHMA-A-620"}),
 }
 
+# ------------------------------------------------------------ steps that may pause at a shift end
+
+# Process families that run as one continuous cycle once started: a furnace or bath cycle, a
+# cure, a pour, a moulding run, a test whose clock must not stop, a truck on the road. Every other
+# step is piece or desk work (machining, sheet metal, stamping, welding, assembly, inspection,
+# board assembly, design, packing) that stops at the end of a shift and resumes in the
+# resource's next window.
+CONTINUOUS_PREFIXES: tuple[str, ...] = (
+    "casting.",
+    "coating.",
+    "forging.",
+    "heat_treat.",
+    "molding.",
+    "plating.",
+    "testing.",
+    "finishing.passivation",
+    "logistics.truck",
+    "logistics.van",
+    "pcb.conformal_coat",
+)
+
+
+def pausable(capability_code: str) -> bool:
+    """Whether a step with this capability may pause at a window end and resume later."""
+    return not capability_code.startswith(CONTINUOUS_PREFIXES)
+
+
 # ------------------------------------------------------------------- routing templates
 
 

@@ -17,6 +17,11 @@ Conventions the consumers rely on:
   material) or lists the operation's ``material``.
 * Every operation fits inside at least one capacity window of at least one eligible resource,
   so every generated instance is feasible without pre-emption.
+* ``GenOperation.interruptible``: piece and desk work (``catalog.pausable``: machining, sheet
+  metal, stamping, welding, assembly, inspection, board assembly, design, packing) may stop at
+  the end of a window and resume in the resource's next one; continuous cycles (heat treatment,
+  coating, plating, casting, forging, moulding, tests, transport) may not. With
+  ``ClusterSpec(interruptible=False)`` no operation may.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from sharefab.gen.catalog import (
     ResourceClass,
     Step,
     Template,
+    pausable,
 )
 from sharefab.kit import geo
 
@@ -155,6 +161,7 @@ class GenOperation:
     predecessors: tuple[int, ...]  # seqs within the same order, all smaller than seq
     name_zh: str = ""
     material: str = ""  # what this step works on (the order's material unless a sub-part)
+    interruptible: bool = False  # may pause at a window end and resume in the next window
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,7 @@ class ClusterSpec:
     region: str = "suzhou"  # a key of catalog.REGIONS: "suzhou" or "dongguan"
     buyer_only_share: float = 0.15  # share of organisations that only buy (OEMs)
     rush_share: float = 0.08  # share of orders with a tight due date
+    interruptible: bool = True  # piece and desk work may pause at a shift end (``pausable``)
 
     def __post_init__(self) -> None:
         if self.factories < 2:
@@ -962,6 +970,7 @@ def _make_orders(
                 predecessors=d.preds,
                 name_zh=d.name_zh,
                 material=d.material,
+                interruptible=spec.interruptible and pausable(d.cap),
             )
             for k, d in enumerate(drafts)
         )
@@ -1085,6 +1094,11 @@ def cluster_summary(cluster: Cluster) -> dict[str, Any]:
         "offered_share": round(offered / (horizon * n_res), 3),
         "orders": len(cluster.orders),
         "operations": cluster.operation_count,
+        "interruptible_share": round(
+            sum(op.interruptible for o in cluster.orders for op in o.operations)
+            / max(1, cluster.operation_count),
+            3,
+        ),
         "capabilities_used": len(
             {op.capability_code for o in cluster.orders for op in o.operations}
         ),

@@ -9,7 +9,9 @@ cost (lexicographic).
 
 Before building anything, ``check_cluster`` looks for input no solver can plan and names the
 order and operation: an operation no resource can perform, an operation longer than every window
-of every resource that can perform it, a precedence cycle or an unknown predecessor.
+of every resource that can perform it (for an interruptible one: longer than all of a resource's
+windows together), a precedence cycle or an unknown predecessor. Interruptible operations stay
+interruptible in the problem data.
 ``cluster_from_dict`` reads back what ``cluster_to_dict`` (and ``sharefab gen cluster``) wrote.
 """
 
@@ -144,6 +146,7 @@ def check_cluster(cluster: Cluster) -> list[str]:
     problems: list[str] = []
     windows = _windows_by_resource(cluster)
     longest = [max((e - s for s, e in spans), default=0) for spans in windows]
+    offered = [sum(e - s for s, e in spans) for spans in windows]
     classes = [res.resource_class for res in cluster.resources]
     eligible = eligible_resources(cluster)
     for order, per_op in zip(cluster.orders, eligible, strict=True):
@@ -164,9 +167,16 @@ def check_cluster(cluster: Cluster) -> list[str]:
                 )
                 continue
             shortest = min(operation_minutes(op, order.quantity, classes[r]) for r in rs)
-            if not any(longest[r] >= operation_minutes(op, order.quantity, classes[r]) for r in rs):
+            # an interruptible operation may run over several windows of one resource
+            room = offered if op.interruptible else longest
+            if not any(room[r] >= operation_minutes(op, order.quantity, classes[r]) for r in rs):
+                where = (
+                    "more than all the capacity windows together"
+                    if op.interruptible
+                    else "longer than every capacity window"
+                )
                 problems.append(
-                    f"{label} takes at least {shortest} min, longer than every capacity window "
+                    f"{label} takes at least {shortest} min, {where} "
                     f"of the {len(rs)} resource(s) that can perform it"
                 )
         cycle = _cycle(order)
@@ -253,7 +263,7 @@ def cluster_to_problem(
                 if c not in duration:
                     duration[c] = operation_minutes(op, order.quantity, c)
                 modes.append(Mode(r, duration[c]))
-            ops.append(Operation(tuple(modes), name=op.name))
+            ops.append(Operation(tuple(modes), op.interruptible, name=op.name))
             arcs.extend((position[p], k) for p in op.predecessors)
         chain = arcs == [(k, k + 1) for k in range(len(ops) - 1)]
         jobs.append(

@@ -3,7 +3,8 @@
 ``earliest_completions`` relaxes capacity (every resource is free for every order at once) but
 keeps windows, release dates, precedence and transport: each operation starts on each eligible
 resource at the earliest time its predecessors allow (their earliest end on any resource plus the
-transport to this one) and inside one window long enough. No plan finishes an order earlier, so
+transport to this one) and inside one window long enough (an interruptible operation: as soon as
+the windows from then on give it its processing time). No plan finishes an order earlier, so
 
 - weighted tardiness >= sum of weight x max(0, earliest completion - due), and
 - makespan >= the latest earliest completion, and >= the load bound of ``optimize.bounds``.
@@ -29,6 +30,22 @@ def _earliest_fit(windows: list[tuple[int, int]], starts: list[int], t: int, d: 
         s = max(t, ws)
         if s + d <= we:
             return s
+    return INF
+
+
+def _earliest_span_end(windows: list[tuple[int, int]], starts: list[int], t: int, d: int) -> int:
+    """Earliest end of ``d`` units of window time from ``t`` on (an interruptible operation)."""
+    if not windows:
+        return t + d
+    k = max(0, bisect_right(starts, t) - 1)
+    need = d
+    for ws, we in windows[k:]:
+        s = max(t, ws)
+        if s >= we:
+            continue
+        if s + need <= we:
+            return s + need
+        need -= we - s
     return INF
 
 
@@ -59,10 +76,13 @@ def earliest_finishes(index: ClusterIndex) -> list[int]:
                         t = here
                 if t >= INF:
                     continue
-                s = _earliest_fit(index.windows[r], win_starts[r], t, d)
-                if s >= INF:
+                if index.interruptible[i]:
+                    f = _earliest_span_end(index.windows[r], win_starts[r], t, d)
+                else:
+                    s = _earliest_fit(index.windows[r], win_starts[r], t, d)
+                    f = s + d if s < INF else INF
+                if f >= INF:
                     continue
-                f = s + d
                 if f < ends.get(s_r, INF):
                     ends[s_r] = f
                 if f < best[i]:

@@ -4,7 +4,8 @@ capable resource.
 ``dispatch(index, rule)`` takes the orders in the order the rule gives and books every operation of
 an order (in precedence order) on the eligible resource where it can finish earliest, given the
 order's release date, its predecessors' ends plus transport from their sites, the resource's
-capacity windows and what is already booked (an operation may fill an earlier gap). Ties go to the
+capacity windows and what is already booked (an operation may fill an earlier gap; an
+interruptible one may pause at a window end and go on in the next window). Ties go to the
 cheaper resource. Rules:
 
 - ``fcfs``: first come, first served (release date) - the baseline, what a platform without
@@ -89,6 +90,7 @@ def _book(
     t0 = index.release[i]
     t_min = max([t0, *(e for e, _ in before)])  # no mode starts earlier
     best_end, best_cost, best_r, best_s = INF, INF, -1, INF
+    pausable = index.interruptible[i]
     for r, d in zip(index.mode_res[i], index.mode_dur[i], strict=True):
         if t_min + d > best_end:
             break  # modes come shortest first: none of the rest can finish earlier
@@ -97,10 +99,13 @@ def _book(
         for e, row in before:
             if e + row[s_r] > t:
                 t = e + row[s_r]
-        s = free[r].earliest(t, d)
+        if pausable:
+            s, f = free[r].span(t, d)
+        else:
+            s = free[r].earliest(t, d)
+            f = s + d
         if s >= INF:
             continue
-        f = s + d
         if f < best_end or (f == best_end and d * cost[r] < best_cost):
             best_end, best_cost, best_r, best_s = f, d * cost[r], r, s
     if best_r < 0:

@@ -54,6 +54,7 @@ class ClusterIndex:
     job_ops: list[list[int]]  # per job: its operations in a topological order
     due: list[int | None]
     weight: list[int]
+    interruptible: list[bool]  # per operation: may span the gaps between windows
 
     @classmethod
     def from_problem(cls, data: ProblemData) -> ClusterIndex:
@@ -91,6 +92,7 @@ class ClusterIndex:
             job_ops=job_ops,
             due=[job.due for job in data.jobs],
             weight=[job.weight for job in data.jobs],
+            interruptible=[op.interruptible for op in ops],
         )
 
     @property

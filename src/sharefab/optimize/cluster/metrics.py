@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sharefab.optimize.cluster.plan import Plan
+from sharefab.optimize.cluster.timeline import window_time
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,15 @@ def offered_and_booked(plan: Plan, horizon: int | None) -> tuple[int, int]:
     x = plan.index
     limit = horizon if horizon is not None else 1 << 60
     offered = sum(max(0, min(e, limit) - s) for w in x.windows for s, e in w if s < limit)
-    booked = sum(max(0, min(plan.end[i], limit) - plan.start[i]) for i in range(len(plan.res)))
+    booked = 0
+    for i, r in enumerate(plan.res):
+        if plan.start[i] >= limit:
+            continue
+        end = min(plan.end[i], limit)
+        if x.interruptible[i]:  # the off-shift gaps it spans are not offered time
+            booked += window_time(x.windows[r], plan.start[i], end)
+        else:
+            booked += end - plan.start[i]
     return offered, booked
 
 

@@ -10,6 +10,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 
 from sharefab.optimize.cluster.index import ClusterIndex
+from sharefab.optimize.cluster.timeline import window_time
 from sharefab.optimize.result import Assignment
 
 
@@ -64,13 +65,24 @@ class Plan:
             return 0
         return self.index.weight[j] * max(0, self.completion(j) - due)
 
+    def work(self, i: int) -> int:
+        """Processing time of operation ``i`` where it is booked (an interruptible operation
+        that spans off-shift gaps works only inside the windows)."""
+        if self.index.interruptible[i]:
+            return window_time(self.index.windows[self.res[i]], self.start[i], self.end[i])
+        return self.end[i] - self.start[i]
+
+    def spans_gap(self, i: int) -> bool:
+        """Whether operation ``i`` is booked over an off-shift gap (interruptible only)."""
+        return self.index.interruptible[i] and self.work(i) < self.end[i] - self.start[i]
+
     def job_cost(self, j: int) -> int:
         """Processing cost of job ``j``'s operations plus transport along its precedences."""
         x = self.index
         total = 0
         for i in x.job_ops[j]:
             r = self.res[i]
-            total += (self.end[i] - self.start[i]) * x.res_cost[r]
+            total += self.work(i) * x.res_cost[r]
             site = x.res_site[r]
             for s in x.succs[i]:
                 total += x.tc[site][x.res_site[self.res[s]]]

@@ -13,6 +13,9 @@ no earlier than ``C`` plus the shortest work after ``i``, and costs at least
 operations are treated as unlimited. The cheapest assignment of operations to distinct slots (a
 min-cost flow) is a lower bound on those orders' weighted tardiness in every plan.
 
+Interruptible operations (they may pause at a window end) take no slot; the minutes version
+(``_minutes_bound``) prices them too.
+
 Each order is charged in at most one pool (its operations in other pools still take slots there,
 at no charge), and orders charged in no pool keep their capacity-relaxed bound, so the sum over
 pools plus the rest is a lower bound on the whole plan's weighted tardiness.
@@ -58,7 +61,7 @@ def _pool_load(index: ClusterIndex, pool: frozenset[int], ops: list[int], horizo
         w = index.windows[r]
         cap += sum(min(e, horizon) - s for s, e in w if s < horizon) if w else horizon
     minutes = sum(index.mode_dur[i][0] for i in ops) / max(1, cap)
-    long_ops = [i for i in ops if index.mode_dur[i][0] > 240]
+    long_ops = [i for i in ops if index.mode_dur[i][0] > 240 and not index.interruptible[i]]
     if not long_ops:
         return minutes
     shortest = min(index.mode_dur[i][0] for i in long_ops)
@@ -104,7 +107,12 @@ def queue_bound(index: ClusterIndex, max_pools: int = 24, min_load: float = 0.2)
             pools.append((load, pool, ops))
     pools.sort(key=lambda p: -p[0])
     # the most loaded pools, and the ones with the most long operations
-    by_long = sorted(pools, key=lambda p: -sum(1 for i in p[2] if index.mode_dur[i][0] > 240))
+    by_long = sorted(
+        pools,
+        key=lambda p: (
+            -sum(1 for i in p[2] if index.mode_dur[i][0] > 240 and not index.interruptible[i])
+        ),
+    )
     chosen = {p[1]: p for p in pools[: max_pools // 2]}
     for p in by_long:
         if len(chosen) >= max_pools:
@@ -153,7 +161,8 @@ def _pool_bound(
     # ones are left out, which only lowers the bound)
     lengths = sorted(we - ws for r in pool for ws, we in index.windows[r] or [(0, INF)])
     typical = lengths[len(lengths) // 2]
-    long_ops = [i for i in ops if 2 * index.mode_dur[i][0] > typical]
+    # (an interruptible operation may share windows with others: it takes no slot)
+    long_ops = [i for i in ops if 2 * index.mode_dur[i][0] > typical and not index.interruptible[i]]
     shortest = dict.fromkeys(pool, INF)
     for i in long_ops:
         for r, d in zip(index.mode_res[i], index.mode_dur[i], strict=True):
@@ -233,7 +242,18 @@ def _minutes_bound(
     """The same orders priced by minutes instead of slots: operation ``i`` sends its shortest
     duration in minutes into windows it fits in, a window takes as many minutes as it is long,
     a minute of ``i`` in window ``w`` costs ``cost(i, w) / d_i``. A plan puts each operation whole
-    into one window, which is one such flow, so the cheapest (possibly split) flow is a bound."""
+    into one window, which is one such flow, so the cheapest (possibly split) flow is a bound.
+
+    An interruptible operation may work in any window that ends after it is ready; it ends no
+    earlier than ``max(ws + 1, ready + d)`` for every window ``[ws, we)`` it works in, so pricing
+    each of its minutes there at that finish is at most what the plan pays."""
+
+    def finish_in(i: int, d: int, ws: int, we: int) -> int | None:
+        if index.interruptible[i]:
+            return max(ws + 1, ready[i] + d) if max(ws, ready[i]) < we else None
+        f = max(ws, ready[i]) + d
+        return f if f <= we else None
+
     windows: list[tuple[int, int, int]] = []  # (resource, start, end)
     by_res: dict[int, list[int]] = {}
     for r in pool:
@@ -253,14 +273,15 @@ def _minutes_bound(
         for r, d in modes:
             for w in by_res.get(r, ()):
                 _, ws, we = windows[w]
-                if we - ws >= supply_all and max(ws, ready[i]) + d <= we:
-                    own = min(own, cost(i, max(ws, ready[i]) + d))
+                finish = finish_in(i, d, ws, we)
+                if we - ws >= supply_all and finish is not None:
+                    own = min(own, cost(i, finish))
                     break
         for r, d in modes:
             for w in by_res.get(r, ()):
                 _, ws, we = windows[w]
-                finish = max(ws, ready[i]) + d
-                if finish > we:
+                finish = finish_in(i, d, ws, we)
+                if finish is None:
                     continue
                 c = cost(i, finish)
                 if c > own:

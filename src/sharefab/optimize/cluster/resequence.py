@@ -8,15 +8,15 @@ can run that operation about as fast as the quickest one - and takes every opera
 from shortly before that wait on, with the rest of their orders (their tails).
 
 ``resequence`` re-plans those operations greedily, without CP-SAT: everything else stays where it
-is, the operations are inserted one by one (serial schedule generation: each at the earliest
-finish over its candidate resources, in any free gap of their windows, after its predecessors plus
-transport) in the order of a priority rule chosen at random: most often ``flow``, the order of
-the cheapest assignment of the queued operations to the pool's free time (a min-cost flow whose
-costs are each order's weighted lateness), else ATC (apparent tardiness cost: weight per minute of
-work, discounted by slack) with a random look-ahead, ``slack`` (ready time, later by slack), WSPT
-or EDD on the operation's own due date, with a little noise. A few hundred operations take a
-fraction of a second, so the planner runs it between CP-SAT answers and keeps the result only if
-it is better.
+is, the operations are inserted one by one (serial schedule generation: each at the earliest finish
+over its candidate resources, in any free gap of their windows - over several windows if it is
+interruptible - after its predecessors plus transport) in the order of a priority rule chosen at
+random: most often ``flow``, the order of the cheapest assignment of the queued operations to the
+pool's free time (a min-cost flow whose costs are each order's weighted lateness), else ATC
+(apparent tardiness cost: weight per minute of work, discounted by slack) with a random look-ahead,
+``slack`` (ready time, later by slack), WSPT or EDD on the operation's own due date, with a little
+noise. A few hundred operations take a fraction of a second, so the planner runs it between CP-SAT
+answers and keeps the result only if it is better.
 """
 
 from __future__ import annotations
@@ -214,6 +214,7 @@ def resequence(
         t_min = max([t0, *(e for e, _ in before)])
         best_end, best_cost, best_r, best_s = INF, INF, -1, INF
         cur = plan.res[i]
+        pausable = x.interruptible[i]
         for n, (r, d) in enumerate(zip(x.mode_res[i], x.mode_dur[i], strict=True)):
             if t_min + d > best_end:
                 break
@@ -225,10 +226,13 @@ def resequence(
                 if e + row[s_r] > t:
                     t = e + row[s_r]
             tl = timelines.get(r) or timeline(r)
-            s = tl.earliest(t, d)
+            if pausable:
+                s, f = tl.span(t, d)
+            else:
+                s = tl.earliest(t, d)
+                f = s + d
             if s >= INF:
                 continue
-            f = s + d
             if f < best_end or (f == best_end and d * cost[r] < best_cost):
                 best_end, best_cost, best_r, best_s = f, d * cost[r], r, s
         if best_r < 0:

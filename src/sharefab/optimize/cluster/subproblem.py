@@ -15,6 +15,10 @@ outside the neighbourhood is fixed and enters as data:
 The sub-problem's weighted tardiness and cost therefore differ from the cluster's by constants,
 and the current placement (the hint) is feasible: a solved sub-problem never makes the plan
 worse (the planner still compares the true objective before it accepts an answer).
+
+Free operations run inside one window in the sub-problem. An interruptible operation booked over
+an off-shift gap is therefore never freed: it stays fixed (dispatch and the queue re-sequencing
+are what place such operations).
 """
 
 from __future__ import annotations
@@ -139,7 +143,9 @@ def extract(
     and the blocked time it needs stay small while every current placement remains possible.
     """
     x = plan.index
-    free = sorted(set(free_ops))
+    free = sorted(i for i in set(free_ops) if not plan.spans_gap(i))
+    if not free:
+        raise ValueError("a neighbourhood needs at least one operation inside one window")
     free_set = set(free)
     local_job: dict[int, int] = {}
     for i in free:
