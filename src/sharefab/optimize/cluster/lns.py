@@ -173,7 +173,6 @@ class _Search:
             stats = self.kinds[kind]
             size = max(self.params.min_size, round(stats.size))
             free = OPERATORS[kind](self.plan, self.rng, size, self.busy, self.tardiness)
-            free = [i for i in free if not self.plan.spans_gap(i)]  # see ``subproblem``
             if len(free) < 2:
                 continue
             self.tag += 1

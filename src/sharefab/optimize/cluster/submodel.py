@@ -3,7 +3,9 @@
 ``solve_subproblem`` is a plain top-level function of picklable data, so an engine can run it in
 this process, in a process pool or on a Dask worker. One constraint family per function, as in
 ``optimize.cpsat``: modes, resources (no overlap with the blocked time), precedence with transport
-time and cost, tardiness, objective, hint.
+time and cost, tardiness, objective, hint. An interruptible operation chooses one of its
+``variants`` per mode: the windows it starts and ends in fix its length (its duration plus the
+off-shift gaps between), and it may overlap those gaps but no booking.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from sharefab.optimize.cluster.subproblem import SubProblem, SubSolution
+from sharefab.optimize.cluster.subproblem import SubOp, SubProblem, SubSolution
 
 
 @dataclass
@@ -22,25 +24,65 @@ class _Vars:
     model: cp_model.CpModel
     starts: list[cp_model.IntVar] = field(default_factory=list)
     ends: list[cp_model.IntVar] = field(default_factory=list)
-    lits: list[list[Any]] = field(default_factory=list)  # per op, per mode: literal or 1
+    lits: list[list[Any]] = field(default_factory=list)  # per op, per mode: literal, 1 or 0
     cost: list[Any] = field(default_factory=list)
+    # per mode of an interruptible operation: (literal, first start, last start, length)
+    variants: list[list[tuple[Any, int, int, int]]] = field(default_factory=list)
+
+
+def variants(
+    windows: tuple[tuple[int, int], ...], duration: int, lb: int, ub: int
+) -> list[tuple[int, int, int]]:
+    """Placements of an interruptible operation of ``duration`` window time in ``[lb, ub]``:
+    ``(first start, last start, length)``, one per pair of windows it starts and ends in (it
+    starts in window ``a``, works to the end of each window up to ``b`` and ends in ``b``; its
+    length is ``duration`` plus the off-shift gaps between)."""
+    out = []
+    for a, (ws_a, we_a) in enumerate(windows):
+        if we_a <= lb or ws_a >= ub:
+            continue
+        gap = 0
+        for b in range(a, len(windows)):
+            ws_b, we_b = windows[b]
+            if b > a:
+                gap += ws_b - windows[b - 1][1]
+            length = duration + gap
+            if b == a:
+                first, last = max(ws_a, lb), min(we_a - duration, ub - length)
+            else:  # some work in window a, all of the windows between, the rest in b
+                first = max(ws_a, lb, ws_b + 1 - length)
+                last = min(we_a - 1, we_b - length, ub - length)
+            if first <= last:
+                out.append((first, last, length))
+            if ws_b + 1 - length > we_a - 1 or ws_b >= ub:
+                break  # from here on the work before window b alone is more than ``duration``
+    return out
 
 
 def _modes(sub: SubProblem, v: _Vars) -> None:
-    """Each operation runs on exactly one of its modes, within the mode's time bounds."""
+    """Each operation runs on exactly one of its modes, within the mode's time bounds; an
+    interruptible one in one of the mode's ``variants``."""
     m = v.model
     per_res: list[list[cp_model.IntervalVar]] = [[] for _ in sub.resources]
+    in_window: list[list[cp_model.IntervalVar]] = [[] for _ in sub.resources]
     for k, op in enumerate(sub.ops):
         lo = min(md.earliest_start for md in op.modes)
         hi = max(md.latest_end - md.duration for md in op.modes)
         start = m.new_int_var(lo, max(lo, hi), f"s{k}")
         end = m.new_int_var(lo, sub.t1, f"e{k}")
         lits: list[Any] = []
+        if op.interruptible:
+            _pausing(sub, v, op, start, end, per_res)
+            v.starts.append(start)
+            v.ends.append(end)
+            continue
         if len(op.modes) == 1:
             md = op.modes[0]
             lits.append(1)
             m.add(end == start + md.duration)
-            per_res[md.resource].append(m.new_fixed_size_interval_var(start, md.duration, ""))
+            interval = m.new_fixed_size_interval_var(start, md.duration, "")
+            per_res[md.resource].append(interval)
+            in_window[md.resource].append(interval)
             m.add(start >= md.earliest_start)
             m.add(end <= md.latest_end)
             v.cost.append(md.cost)
@@ -48,9 +90,9 @@ def _modes(sub: SubProblem, v: _Vars) -> None:
             for md in op.modes:
                 x = m.new_bool_var(f"x{k}_{md.resource}")
                 lits.append(x)
-                per_res[md.resource].append(
-                    m.new_optional_fixed_size_interval_var(start, md.duration, x, "")
-                )
+                interval = m.new_optional_fixed_size_interval_var(start, md.duration, x, "")
+                per_res[md.resource].append(interval)
+                in_window[md.resource].append(interval)
                 m.add(end == start + md.duration).only_enforce_if(x)
                 if md.earliest_start > lo:
                     m.add(start >= md.earliest_start).only_enforce_if(x)
@@ -61,21 +103,78 @@ def _modes(sub: SubProblem, v: _Vars) -> None:
         v.starts.append(start)
         v.ends.append(end)
         v.lits.append(lits)
-    _resources(sub, v, per_res)
+    _resources(sub, v, per_res, in_window)
 
 
-def _resources(sub: SubProblem, v: _Vars, per_res: list[list[cp_model.IntervalVar]]) -> None:
-    """One no-overlap per resource over its candidate operations and its blocked time."""
+def _pausing(
+    sub: SubProblem,
+    v: _Vars,
+    op: SubOp,
+    start: cp_model.IntVar,
+    end: cp_model.IntVar,
+    per_res: list[list[cp_model.IntervalVar]],
+) -> None:
+    """An interruptible operation: exactly one variant of one mode; a mode's literal is the
+    sum of its variants' (the hint's variant is always among them)."""
+    m = v.model
+    lits: list[Any] = []
+    chosen: list[Any] = []
+    for md in op.modes:
+        options = variants(sub.windows[md.resource], md.duration, md.earliest_start, md.latest_end)
+        ys = []
+        for first, last, length in options:
+            y = m.new_bool_var("")
+            ys.append((y, first, last, length))
+            interval = m.new_optional_fixed_size_interval_var(start, length, y, "")
+            per_res[md.resource].append(interval)
+            m.add(start >= first).only_enforce_if(y)
+            m.add(start <= last).only_enforce_if(y)
+            m.add(end == start + length).only_enforce_if(y)
+        if not ys:
+            x: Any = 0
+        elif len(ys) == 1:
+            x = ys[0][0]
+        else:
+            x = m.new_bool_var("")
+            m.add(x == sum(y for y, *_ in ys))
+        lits.append(x)
+        chosen.extend(y for y, *_ in ys)
+        v.cost.append(md.cost * x)
+        v.variants.append(ys)
+    m.add_exactly_one(chosen)
+    v.lits.append(lits)
+
+
+def _resources(
+    sub: SubProblem,
+    v: _Vars,
+    per_res: list[list[cp_model.IntervalVar]],
+    in_window: list[list[cp_model.IntervalVar]],
+) -> None:
+    """Per resource: no two operations overlap nor overlap a fixed booking; operations that
+    may not pause also keep out of the off-shift gaps."""
     m = v.model
     for r, intervals in enumerate(per_res):
-        blocked = [m.new_fixed_size_interval_var(s, e - s, "") for s, e in sub.blocked[r]]
-        if len(intervals) + len(blocked) > 1 and intervals:
-            m.add_no_overlap(intervals + blocked)
+        if not intervals:
+            continue
+        if len(in_window[r]) == len(intervals):  # none may pause: one constraint does it all
+            blocked = [m.new_fixed_size_interval_var(s, e - s, "") for s, e in sub.blocked[r]]
+            if len(intervals) + len(blocked) > 1:
+                m.add_no_overlap(intervals + blocked)
+            continue
+        booked = [m.new_fixed_size_interval_var(s, e - s, "") for s, e in sub.booked[r]]
+        if len(intervals) + len(booked) > 1:
+            m.add_no_overlap(intervals + booked)
+        if in_window[r]:
+            blocked = [m.new_fixed_size_interval_var(s, e - s, "") for s, e in sub.blocked[r]]
+            m.add_no_overlap(in_window[r] + blocked)
 
 
 def _site_literals(sub: SubProblem, v: _Vars, k: int) -> dict[int, Any]:
     by_site: dict[int, list[Any]] = {}
     for md, lit in zip(sub.ops[k].modes, v.lits[k], strict=True):
+        if isinstance(lit, int) and not lit:
+            continue  # an interruptible operation's mode with no placement in reach
         by_site.setdefault(sub.res_site[md.resource], []).append(lit)
     out: dict[int, Any] = {}
     for site, lits in by_site.items():
@@ -117,8 +216,7 @@ def _precedence(sub: SubProblem, v: _Vars) -> None:
 def _hint_tardiness(sub: SubProblem) -> int:
     completion: dict[int, int] = {}
     for op in sub.ops:
-        end = op.hint_start + op.modes[op.hint_mode].duration
-        completion[op.job] = max(completion.get(op.job, 0), end)
+        completion[op.job] = max(completion.get(op.job, 0), op.hint_end)
     total = 0
     for j, c in completion.items():
         due = sub.job_due[j]
@@ -155,13 +253,20 @@ def _objective(sub: SubProblem, v: _Vars) -> None:
 
 
 def _hint(sub: SubProblem, v: _Vars) -> None:
+    """The current placement (variants: the one holding it)."""
+    m = v.model
+    variant = iter(v.variants)
     for k, op in enumerate(sub.ops):
-        md = op.modes[op.hint_mode]
-        v.model.add_hint(v.starts[k], op.hint_start)
-        v.model.add_hint(v.ends[k], op.hint_start + md.duration)
+        m.add_hint(v.starts[k], op.hint_start)
+        m.add_hint(v.ends[k], op.hint_end)
         for p, lit in enumerate(v.lits[k]):
-            if not isinstance(lit, int):
-                v.model.add_hint(lit, p == op.hint_mode)
+            ys = next(variant) if op.interruptible else []
+            if not isinstance(lit, int) and len(ys) != 1:  # (one variant: it is the literal)
+                m.add_hint(lit, p == op.hint_mode)
+            length = op.hint_end - op.hint_start
+            for y, first, last, size in ys:
+                here = p == op.hint_mode and first <= op.hint_start <= last and size == length
+                m.add_hint(y, here)
 
 
 def build_model(sub: SubProblem) -> _Vars:
@@ -200,11 +305,13 @@ def solve_subproblem(sub: SubProblem, time_limit: float = 2.0, seed: int = 0) ->
     changes = []
     for k, op in enumerate(sub.ops):
         p_mode = next(
-            n for n, lit in enumerate(v.lits[k]) if isinstance(lit, int) or solver.value(lit)
+            n
+            for n, lit in enumerate(v.lits[k])
+            if (isinstance(lit, int) and lit) or (not isinstance(lit, int) and solver.value(lit))
         )
         md = op.modes[p_mode]
         s = solver.value(v.starts[k])
-        changes.append((op.op, sub.resources[md.resource], s, s + md.duration))
+        changes.append((op.op, sub.resources[md.resource], s, solver.value(v.ends[k])))
     return SubSolution(
         sub.tag,
         sub.kind,

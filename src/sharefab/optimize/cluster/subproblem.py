@@ -16,9 +16,8 @@ The sub-problem's weighted tardiness and cost therefore differ from the cluster'
 and the current placement (the hint) is feasible: a solved sub-problem never makes the plan
 worse (the planner still compares the true objective before it accepts an answer).
 
-Free operations run inside one window in the sub-problem. An interruptible operation booked over
-an off-shift gap is therefore never freed: it stays fixed (dispatch and the queue re-sequencing
-are what place such operations).
+An interruptible free operation may run over off-shift gaps: for it the sub-problem carries each
+resource's windows and, apart from the off-shift gaps, the time fixed bookings take (``booked``).
 """
 
 from __future__ import annotations
@@ -47,6 +46,8 @@ class SubOp:
     modes: tuple[SubMode, ...]
     hint_mode: int  # position in ``modes`` of the current placement
     hint_start: int
+    hint_end: int
+    interruptible: bool = False  # may pause at a window end and go on in the next window
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class SubProblem:
     resources: tuple[int, ...]  # global resource of each local resource
     res_site: tuple[int, ...]  # local site of each local resource
     blocked: tuple[tuple[tuple[int, int], ...], ...]  # per local resource, within its use span
+    booked: tuple[tuple[tuple[int, int], ...], ...]  # the same, fixed bookings only
+    windows: tuple[tuple[tuple[int, int], ...], ...]  # per local resource, around its use span
     tt: tuple[tuple[int, ...], ...]  # between local sites
     tc: tuple[tuple[int, ...], ...]
     job_weight: tuple[int, ...]
@@ -86,13 +89,28 @@ class SubSolution:
     stats: dict[str, float] = field(default_factory=dict)
 
 
+def _windows_around(plan: Plan, r: int, t0: int, t1: int) -> tuple[tuple[int, int], ...]:
+    """The windows of resource ``r`` that overlap [t0, t1) (no windows: one open window)."""
+    windows = plan.index.windows[r]
+    if not windows:
+        return ((t0, t1),)
+    k = max(0, bisect_right(windows, (t0, 1 << 62)) - 1)
+    out = []
+    while k < len(windows) and windows[k][0] < t1:
+        if windows[k][1] > t0:
+            out.append(windows[k])
+        k += 1
+    return tuple(out)
+
+
 def _blocked(
-    plan: Plan, r: int, free: Collection[int], t0: int, t1: int
+    plan: Plan, r: int, free: Collection[int], t0: int, t1: int, gaps: bool = True
 ) -> tuple[tuple[int, int], ...]:
-    """Time of resource ``r`` in [t0, t1) that free operations may not use, merged."""
+    """Time of resource ``r`` in [t0, t1) that free operations may not use, merged (``gaps``:
+    with the time outside its windows)."""
     spans: list[tuple[int, int]] = []
     windows = plan.index.windows[r]
-    if windows:
+    if windows and gaps:
         starts = [s for s, _ in windows]
         k = max(0, bisect_right(starts, t0) - 1)
         prev = t0
@@ -143,9 +161,7 @@ def extract(
     and the blocked time it needs stay small while every current placement remains possible.
     """
     x = plan.index
-    free = sorted(i for i in set(free_ops) if not plan.spans_gap(i))
-    if not free:
-        raise ValueError("a neighbourhood needs at least one operation inside one window")
+    free = sorted(set(free_ops))
     free_set = set(free)
     local_job: dict[int, int] = {}
     for i in free:
@@ -165,7 +181,7 @@ def extract(
             score = d * (0.7 + 0.6 * rng.random()) * (0.5 if r in pool else 1.0)
             options.append((score, r, d))
         options.sort()
-        picks = [(cur, plan.end[i] - plan.start[i])] + [(r, d) for _, r, d in options]
+        picks = [(cur, x.duration(i, cur))] + [(r, d) for _, r, d in options]
         chosen.append(picks[:max_modes])
         pool.update(r for r, _ in picks[:max_modes])
     local_res: dict[int, int] = {}
@@ -206,7 +222,17 @@ def extract(
             t0 = min(t0, lb)
             span = spans.get(r)
             spans[r] = (lb, ub) if span is None else (min(span[0], lb), max(span[1], ub))
-        ops.append(SubOp(i, local_job[x.op_job[i]], tuple(modes), hint_mode, plan.start[i]))
+        ops.append(
+            SubOp(
+                i,
+                local_job[x.op_job[i]],
+                tuple(modes),
+                hint_mode,
+                plan.start[i],
+                plan.end[i],
+                x.interruptible[i],
+            )
+        )
     t0 = min(t0, min(plan.start[i] for i in free))
     sites = list(local_site)
     due_eff: list[int | None] = []
@@ -227,6 +253,10 @@ def extract(
         resources=tuple(local_res),
         res_site=tuple(local_site[x.res_site[r]] for r in local_res),
         blocked=tuple(_blocked(plan, r, free_set, *spans.get(r, (t0, t0))) for r in local_res),
+        booked=tuple(
+            _blocked(plan, r, free_set, *spans.get(r, (t0, t0)), gaps=False) for r in local_res
+        ),
+        windows=tuple(_windows_around(plan, r, *spans.get(r, (t0, t0))) for r in local_res),
         tt=tuple(tuple(x.tt[a][b] for b in sites) for a in sites),
         tc=tc,
         job_weight=tuple(x.weight[j] for j in jobs),
