@@ -4,8 +4,9 @@
 
 1. refuses input no plan can exist for (``checks``), naming the order and operation;
 2. dispatches the orders with each rule of ``params.rules`` (the first gives the first feasible
-   plan within seconds), improves the sequence by iterated dispatch for ``params.start_share``
-   of the time, and keeps the best plan, validated;
+   plan within seconds; ``op_slack`` also with the other ``params.slack_shares``), improves the
+   sequence by iterated dispatch for ``params.start_share`` of the time, and keeps the best plan,
+   validated;
 3. until the time is up, keeps ``pool.slots`` neighbourhoods in flight: the adaptive choice picks a
    kind (roulette on recent success), the operator frees operations that no neighbourhood in flight
    touches, ``extract`` turns them into a small ``SubProblem`` and the pool solves it with CP-SAT
@@ -33,7 +34,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from sharefab.optimize.cluster.checks import check_plannable
-from sharefab.optimize.cluster.dispatch import dispatch, iterated_dispatch
+from sharefab.optimize.cluster.dispatch import dispatch, iterated_dispatch, op_dispatch
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.neighbourhoods import OPERATORS, Busy
 from sharefab.optimize.cluster.params import ClusterParams
@@ -300,9 +301,10 @@ def start_plan(
     deadline: float,
     history: list[tuple[float, int, int]] | None = None,
 ) -> tuple[Plan, str, float]:
-    """The best validated dispatch plan over ``params.rules``, improved by iterated dispatch
-    until ``deadline``; and the time to the first valid plan. Each better plan is appended to
-    ``history`` as (seconds, weighted tardiness, cost)."""
+    """The best validated dispatch plan over ``params.rules`` (and ``op_slack`` with the other
+    ``params.slack_shares``), improved by iterated dispatch until ``deadline``; and the time to
+    the first valid plan. Each better plan is appended to ``history`` as (seconds, weighted
+    tardiness, cost)."""
     log = history if history is not None else []
     best: tuple[tuple[int, int], Plan, str] | None = None
     first = math.inf
@@ -321,6 +323,14 @@ def start_plan(
         log.append((time.perf_counter() - t0, *values))
     if best is None:
         raise RuntimeError("no dispatch rule produced a valid plan")
+    for share in params.slack_shares if "op_slack" in params.rules else ():
+        if time.perf_counter() > deadline:
+            break
+        plan = op_dispatch(index, share)
+        values = plan.values()
+        if values < best[0] and not validate(index.data, plan.schedule()):
+            best = (values, plan, f"op_slack {share:g}")
+            log.append((time.perf_counter() - t0, *values))
     if time.perf_counter() < deadline and best[2] in ("fcfs", "edd", "slack"):
         plan = iterated_dispatch(index, deadline, best[2], start=best[1])
         values = plan.values()

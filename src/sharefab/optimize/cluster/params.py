@@ -13,6 +13,9 @@ class ClusterParams:
     """Dispatch rules tried for the start plan, LNS neighbourhoods and their sizes.
 
     rules: dispatch rules for the start plan (the first one gives the first feasible plan).
+    slack_shares: with ``op_slack`` among the rules, the other shares of an order's slack it
+        tries after the default 0.5, while the start plan's time lasts (which is best depends
+        on the instance).
     start_share: share of the time limit for the start plan (rules, then iterated dispatch).
     kinds: neighbourhood kinds the adaptive choice draws from.
     sub_time_limit: seconds CP-SAT gets per neighbourhood.
@@ -37,6 +40,7 @@ class ClusterParams:
     """
 
     rules: tuple[str, ...] = ("fcfs", "op_slack", "edd")
+    slack_shares: tuple[float, ...] = (1.0, 1.5, 0.25, 0.75)
     start_share: float = 0.1
     kinds: tuple[str, ...] = (
         "time_window",

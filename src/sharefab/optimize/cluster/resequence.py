@@ -258,7 +258,8 @@ def _flow_keys(
 ) -> dict[int, float] | None:
     """Priorities from the cheapest assignment of the queued operations to the pool's free
     time: each free segment holds as many of them as a median one fits, an operation there ends
-    at ``max(segment start, ready) + duration`` and costs its order's weight x lateness at that
+    at ``max(segment start, ready) + duration`` (an interruptible one where its ``span`` from
+    there ends, if it starts in the segment) and costs its order's weight x lateness at that
     time plus the work after it (a min-cost flow, as in ``queue_bound``). Queued operations go
     in the order of their assigned ends, the rest (their tails) as soon as they can. ``noise``
     perturbs the costs (relative) so that repeated calls explore."""
@@ -297,13 +298,19 @@ def _flow_keys(
         w = x.weight[j]
         # the time its order now takes after it (waits for windows included)
         after = max(rem[i] - x.mode_dur[i][0], plan.completion(j) - plan.end[i])
+        pausable = x.interruptible[i]
         for b, (r, s, e) in enumerate(segments):
             d = durs[i].get(r)
             if d is None:
                 continue
-            finish = max(s, ready[i]) + d
-            if finish > e:
-                continue
+            if pausable:  # it may go on in the resource's next windows
+                first, finish = timeline(r).span(max(s, ready[i]), d)
+                if first >= e:
+                    continue
+            else:
+                finish = max(s, ready[i]) + d
+                if finish > e:
+                    continue
             late = 0 if due is None else w * max(0, finish + after - due)
             if noise:
                 late = round(late * (1.0 + noise * (rng.random() - 0.5)))
