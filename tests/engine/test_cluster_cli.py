@@ -74,3 +74,23 @@ def test_bench_with_dead_dask_address_fails_fast(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "no Dask scheduler answers at tcp://127.0.0.1:9" in result.output
+
+
+def test_gen_cluster_no_interruptible_writes_no_pausing_operation(tmp_path: Path) -> None:
+    """--no-interruptible writes a cluster in which no operation may pause at a shift end; by
+    default piece work may."""
+    paths = {flag: tmp_path / f"{flag or 'default'}.json" for flag in ("", "--no-interruptible")}
+    for flag, path in paths.items():
+        args = ["gen", "cluster", *SMALL, "--seed", "5", "-o", str(path), *([flag] if flag else [])]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+
+    def flags(path: Path) -> list[bool]:
+        doc = json.loads(path.read_text())
+        return [op["interruptible"] for o in doc["orders"] for op in o["operations"]]
+
+    assert any(flags(paths[""]))
+    off = flags(paths["--no-interruptible"])
+    assert off
+    assert not any(off)
+    assert json.loads(paths["--no-interruptible"].read_text())["spec"]["interruptible"] is False

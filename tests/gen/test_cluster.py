@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -26,7 +27,7 @@ from sharefab.gen import (
     transport_cost_minor,
     transport_minutes,
 )
-from sharefab.gen.catalog import PROFILES, RESOURCE_CLASSES, TEMPLATES
+from sharefab.gen.catalog import PROFILES, RESOURCE_CLASSES, TEMPLATES, pausable
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +386,71 @@ def test_catalogue_is_consistent_with_the_taxonomy() -> None:
             assert step.mat is None or step.mat in parts
         for m in t.materials:
             tax.material(m)
+
+
+# ------------------------------------------------------------------ interruptible operations
+
+# written out here, not read from the catalogue, so that a change there has to be deliberate
+CONTINUOUS = (
+    "casting.", "coating.", "forging.", "heat_treat.", "molding.", "plating.", "testing.",
+    "finishing.passivation", "logistics.truck", "logistics.van", "pcb.conformal_coat",
+)  # fmt: skip
+PIECE_WORK = ("milling.", "turning.", "assembly.", "stamping.", "sheet.", "welding.", "design.")
+
+
+@pytest.fixture(scope="module")
+def demo_off() -> Cluster:
+    return generate_cluster(dataclasses.replace(SIZES["demo"], interruptible=False), 7)
+
+
+def test_piece_work_may_pause_and_continuous_cycles_may_not(demo: Cluster) -> None:
+    """On a generated cluster machining, assembly and stamping are interruptible; heat
+    treatment, coating, plating, moulding, tests and truck transport are not."""
+    continuous = piece = 0
+    for order in demo.orders:
+        for op in order.operations:
+            code = op.capability_code
+            if code.startswith(CONTINUOUS):
+                continuous += 1
+                assert not op.interruptible, (order.key, code)
+            elif code.startswith(PIECE_WORK):
+                piece += 1
+                assert op.interruptible, (order.key, code)
+    assert continuous > 50
+    assert piece > 50
+
+
+def test_pausable_refuses_every_continuous_family() -> None:
+    """Casting, forging, conformal coat and passivation run as one cycle; packing may pause."""
+    for code in ("casting.die", "forging.hot", "pcb.conformal_coat", "finishing.passivation"):
+        assert not pausable(code), code
+    for code in ("logistics.packaging", "inspection.cmm", "pcb.smt", "finishing.sandblast"):
+        assert pausable(code), code
+
+
+def test_no_interruptible_flag_changes_nothing_else(demo: Cluster, demo_off: Cluster) -> None:
+    """interruptible=False marks no operation interruptible and otherwise gives the very same
+    cluster: same companies, resources, windows and orders (the flag draws no random number)."""
+    assert not any(op.interruptible for o in demo_off.orders for op in o.operations)
+    cleared = tuple(
+        dataclasses.replace(
+            o,
+            operations=tuple(dataclasses.replace(op, interruptible=False) for op in o.operations),
+        )
+        for o in demo.orders
+    )
+    assert demo_off.orders == cleared
+    assert demo_off.windows == demo.windows
+    assert demo_off.resources == demo.resources
+    assert demo_off.organizations == demo.organizations
+    assert demo_off.sites == demo.sites
+    assert demo_off.spec == dataclasses.replace(demo.spec, interruptible=False)
+
+
+def test_summary_reports_the_interruptible_share(demo: Cluster, demo_off: Cluster) -> None:
+    """The summary gives the share of operations that may pause; 0 with the flag off."""
+    ops = [op for o in demo.orders for op in o.operations]
+    share = cluster_summary(demo)["interruptible_share"]
+    assert 0 < share < 1
+    assert share == round(sum(op.interruptible for op in ops) / len(ops), 3)
+    assert cluster_summary(demo_off)["interruptible_share"] == 0

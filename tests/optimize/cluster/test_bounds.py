@@ -34,3 +34,17 @@ def test_bound_waits_for_a_window() -> None:
     completions = earliest_completions(index)
     assert completions == [110]
     assert tardiness_bound(index, completions) == 120
+
+
+def test_bound_lets_an_interruptible_operation_pause_overnight() -> None:
+    """A 10-hour interruptible operation on 8-hour shifts a day apart cannot finish before two
+    hours into the second shift; the bound says exactly that."""
+    # 480 min on day 0, 120 more from 1440: completion 1560, due 480, weight 1 -> 1080
+    data = ProblemData(
+        jobs=(Job((Operation((Mode(0, 600),), interruptible=True),), due=480),),
+        resources=(Resource(windows=((0, 480), (1440, 1920))),),
+    )
+    index = ClusterIndex.from_problem(data)
+    completions = earliest_completions(index)
+    assert completions == [1440 + 120]
+    assert tardiness_bound(index, completions) == 1080

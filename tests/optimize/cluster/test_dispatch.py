@@ -57,3 +57,40 @@ def test_iterated_dispatch_is_valid_and_no_worse_than_edd(small_index: ClusterIn
     better = iterated_dispatch(small_index, time.perf_counter() + 1.0, max_rounds=8)
     assert validate(small_index.data, better.schedule()) == []
     assert better.values() <= edd.values()
+
+
+SHIFTS = ((0, 480), (1440, 1920))  # two 8-hour shifts, a day apart
+
+
+def _one_op(windows: tuple[tuple[int, int], ...], interruptible: bool) -> ProblemData:
+    """One 600-minute operation on one resource costing 2 per minute."""
+    return ProblemData(
+        jobs=(Job((Operation((Mode(0, 600),), interruptible),), due=2000),),
+        resources=(Resource(cost_per_time=2, windows=windows),),
+    )
+
+
+def test_interruptible_operation_runs_over_the_night() -> None:
+    """A 10-hour interruptible operation starts with the first shift, pauses overnight and ends
+    two hours into the next; cost counts its 600 minutes of work, not the night."""
+    data = _one_op(SHIFTS, interruptible=True)
+    plan = dispatch(ClusterIndex.from_problem(data), "fcfs")
+    assert (plan.res[0], plan.start[0], plan.end[0]) == (0, 0, 1440 + 120)
+    assert validate(data, plan.schedule()) == []
+    assert plan.work(0) == 600
+    assert plan.spans_gap(0)
+    assert plan.values() == (0, 600 * 2)
+
+
+def test_non_interruptible_operation_waits_for_a_long_enough_window() -> None:
+    """The same operation that may not pause goes to a later window it fits in whole; allowed to
+    pause, it would finish far earlier over the night."""
+    windows = (*SHIFTS, (2880, 3600))
+    data = _one_op(windows, interruptible=False)
+    plan = dispatch(ClusterIndex.from_problem(data), "fcfs")
+    assert (plan.start[0], plan.end[0]) == (2880, 3480)
+    assert validate(data, plan.schedule()) == []
+    assert not plan.spans_gap(0)
+    assert plan.values() == (1480, 1200)
+    pausing = dispatch(ClusterIndex.from_problem(_one_op(windows, interruptible=True)), "fcfs")
+    assert (pausing.start[0], pausing.end[0]) == (0, 1560)

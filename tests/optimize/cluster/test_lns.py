@@ -109,3 +109,41 @@ def test_fruitless_resequencing_rests(
     eager = ClusterParams(resequence_patience=0)
     result = plan_cluster(small_index, IdlePool(), time_limit=1.0, params=eager)
     assert result.kinds["queue"].tries > 20
+
+
+def test_neighbourhood_re_plans_an_operation_over_a_gap(small_index: ClusterIndex) -> None:
+    """An operation booked over an off-shift gap is freed with the rest of its neighbourhood and
+    may pause in the sub-problem; the solved plan stays valid and no worse."""
+    plan = dispatch(small_index, "fcfs")
+    spanning = [i for i in range(small_index.num_operations) if plan.spans_gap(i)]
+    assert spanning, "the generated cluster should have an operation running over a night"
+    i = spanning[0]
+    free = [k for j in range(small_index.op_job[i] + 1) for k in small_index.job_ops[j]]
+    sub = extract(plan, free, random.Random(1))
+    assert {o.op for o in sub.ops} == set(free)
+    assert next(o for o in sub.ops if o.op == i).interruptible
+    before = plan.values()
+    solution = solve_subproblem(sub, time_limit=5.0)
+    assert solution.status in ("optimal", "feasible")
+    plan.move(solution.changes)
+    assert validate(small_index.data, plan.schedule()) == []
+    assert plan.values()[0] <= before[0]
+
+
+def test_subproblem_moves_an_operation_over_the_night_to_finish_earlier() -> None:
+    """A 10-hour interruptible operation booked from the second shift is moved to start with the
+    first shift and run over the night, which makes its order on time."""
+    shifts = ((0, 480), (1440, 1920), (2880, 3360))
+    data = ProblemData(
+        jobs=(Job((Operation((Mode(0, 600),), interruptible=True),), due=1560),),
+        resources=(Resource(windows=shifts),),
+    )
+    index = ClusterIndex.from_problem(data)
+    plan = Plan(index, [0], [1440], [2880 + 120])  # 480 min on day 1, 120 on day 2: 1440 late
+    assert validate(data, plan.schedule()) == []
+    solution = solve_subproblem(extract(plan, [0], random.Random(1)), time_limit=5.0)
+    assert solution.status == "optimal"
+    assert list(solution.changes) == [(0, 0, 0, 1440 + 120)]
+    plan.move(solution.changes)
+    assert validate(data, plan.schedule()) == []
+    assert plan.values()[0] == 0

@@ -50,9 +50,7 @@ def test_booking_across_another_booking_is_refused() -> None:
     t=st.integers(0, 3000),
     d=st.integers(1, 900),
 )
-def test_span_is_the_earliest_feasible_end(
-    bookings: list[tuple[int, int]], t: int, d: int
-) -> None:
+def test_span_is_the_earliest_feasible_end(bookings: list[tuple[int, int]], t: int, d: int) -> None:
     """``span`` gives exactly ``d`` minutes of window time with no booking inside, and no start
     minute from ``t`` on ends earlier (every start minute checked)."""
     tl = FreeTimeline(SHIFTS)
