@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from sharefab.optimize.cluster.dispatch import RULES, dispatch, iterated_dispatch, job_order
+from sharefab.optimize.cluster.dispatch import (
+    RULES,
+    dispatch,
+    iterated_dispatch,
+    iterated_op_dispatch,
+    job_order,
+    op_dispatch,
+)
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.data import Job, Mode, Operation, ProblemData, Resource
 from sharefab.optimize.validate import validate
@@ -94,3 +101,28 @@ def test_non_interruptible_operation_waits_for_a_long_enough_window() -> None:
     assert plan.values() == (1480, 1200)
     pausing = dispatch(ClusterIndex.from_problem(_one_op(windows, interruptible=True)), "fcfs")
     assert (pausing.start[0], pausing.end[0]) == (0, 1560)
+
+
+def test_iterated_op_dispatch_is_valid_and_no_worse_than_one_pass(
+    small_index: ClusterIndex,
+) -> None:
+    """Moving late orders' operations up their queues keeps the plan valid and never loses to
+    the single ``op_slack`` pass it starts from."""
+    one = op_dispatch(small_index, 1.0)
+    better = iterated_op_dispatch(small_index, time.perf_counter() + 2.0, 1.0, max_rounds=8)
+    assert validate(small_index.data, better.schedule()) == []
+    assert better.values() <= one.values()
+
+
+def test_advancing_an_order_moves_it_ahead_in_the_queue() -> None:
+    """An order advanced by more than the gap between two ready times takes the machine first."""
+    data = ProblemData(
+        jobs=(
+            Job((Operation((Mode(0, 10),)),), release=0, due=100),
+            Job((Operation((Mode(0, 10),)),), release=1, due=100),
+        ),
+        resources=(Resource(windows=((0, 100),)),),
+    )
+    index = ClusterIndex.from_problem(data)
+    assert op_dispatch(index, 0.0).start == [0, 10]
+    assert op_dispatch(index, 0.0, advance=[0.0, 5.0]).start == [11, 1]

@@ -18,8 +18,9 @@ cheaper resource. Rules:
   resource while nothing is booked out of time order by more than the slack it can spare.
 
 One pass over the 1.5 million (operation, resource) pairs of an ``L`` cluster takes about a
-second. ``iterated_dispatch`` repeats it, "squeaky wheel" style: orders that came out late move
-up the sequence in proportion to their weighted lateness, and the best plan is kept.
+second. ``iterated_dispatch`` (order level) and ``iterated_op_dispatch`` (``op_slack``) repeat it,
+"squeaky wheel" style: orders that came out late move up the sequence in proportion to their
+weighted lateness, and the best plan is kept.
 """
 
 from __future__ import annotations
@@ -114,11 +115,13 @@ def _book(
     return best_r, best_s, best_end
 
 
-def op_dispatch(index: ClusterIndex, slack_share: float = 0.5) -> Plan:
+def op_dispatch(
+    index: ClusterIndex, slack_share: float = 0.5, advance: Sequence[float] | None = None
+) -> Plan:
     """Operation-level list scheduling (rule ``op_slack``, see the module docstring): each
     operation, once its predecessors are booked, is queued at its ready time plus
-    ``slack_share`` x its order's slack, and booked in queue order on its earliest-finishing
-    resource (free gaps allowed)."""
+    ``slack_share`` x its order's slack (minus its order's ``advance``, if given), and booked in
+    queue order on its earliest-finishing resource (free gaps allowed)."""
     n = index.num_operations
     res, start, end = [0] * n, [0] * n, [0] * n
     free = [FreeTimeline(w) for w in index.windows]
@@ -130,8 +133,10 @@ def op_dispatch(index: ClusterIndex, slack_share: float = 0.5) -> Plan:
     heap: list[tuple[float, int]] = []
 
     def push(i: int, ready: int) -> None:
-        slack = due[op_job[i]] - ready - rem[i]
-        heapq.heappush(heap, (ready + slack_share * max(0, slack), i))
+        j = op_job[i]
+        slack = due[j] - ready - rem[i]
+        key = ready + slack_share * max(0, slack) - (advance[j] if advance else 0.0)
+        heapq.heappush(heap, (key, i))
 
     for i in range(n):
         if indeg[i] == 0:
@@ -144,6 +149,44 @@ def op_dispatch(index: ClusterIndex, slack_share: float = 0.5) -> Plan:
             if indeg[s] == 0:
                 push(s, max([release[s], *(end[p] for p in preds[s])]))
     return Plan(index, res, start, end)
+
+
+def iterated_op_dispatch(
+    index: ClusterIndex,
+    deadline: float,
+    slack_share: float = 0.5,
+    start: Plan | None = None,
+    alpha: float = 1.0,
+    decay: float = 0.85,
+    max_rounds: int = 50,
+) -> Plan:
+    """Best plan of repeated ``op_dispatch`` passes, squeaky-wheel style: each round every late
+    order's operations move up their queues by ``alpha x minutes late x weight / max weight``
+    more (``alpha`` shrinks by ``decay`` per round; a round that does not improve restarts from
+    the best advances). ``start`` is the plan of ``op_dispatch(index, slack_share)`` if already
+    made. Stops at ``deadline`` (``time.perf_counter()``) or after ``max_rounds``."""
+    advance = [0.0] * index.num_jobs
+    best_advance = advance[:]
+    best = start if start is not None else op_dispatch(index, slack_share)
+    best_values = best.values()
+    plan = best
+    w_max = max(index.weight, default=1) or 1
+    for _ in range(max_rounds):
+        if time.perf_counter() >= deadline:
+            break
+        for j, due in enumerate(index.due):
+            if due is not None:
+                late = plan.completion(j) - due
+                if late > 0:
+                    advance[j] += alpha * late * index.weight[j] / w_max
+        alpha *= decay
+        plan = op_dispatch(index, slack_share, advance)
+        values = plan.values()
+        if values < best_values:
+            best, best_values, best_advance = plan, values, advance[:]
+        else:
+            advance, plan = best_advance[:], best
+    return best
 
 
 def iterated_dispatch(

@@ -34,7 +34,12 @@ from functools import partial
 from typing import Any, Protocol
 
 from sharefab.optimize.cluster.checks import check_plannable
-from sharefab.optimize.cluster.dispatch import dispatch, iterated_dispatch, op_dispatch
+from sharefab.optimize.cluster.dispatch import (
+    dispatch,
+    iterated_dispatch,
+    iterated_op_dispatch,
+    op_dispatch,
+)
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.neighbourhoods import OPERATORS, Busy
 from sharefab.optimize.cluster.params import ClusterParams
@@ -333,10 +338,15 @@ def start_plan(
             log.append((time.perf_counter() - t0, *values))
     if time.perf_counter() < deadline and best[2] in ("fcfs", "edd", "slack"):
         plan = iterated_dispatch(index, deadline, best[2], start=best[1])
-        values = plan.values()
-        if values < best[0] and not validate(index.data, plan.schedule()):
-            best = (values, plan, f"iterated {best[2]}")
-            log.append((time.perf_counter() - t0, *values))
+    elif time.perf_counter() < deadline and best[2].startswith("op_slack"):
+        share = float(best[2].split()[1]) if " " in best[2] else 0.5
+        plan = iterated_op_dispatch(index, deadline, share, start=best[1])
+    else:
+        plan = best[1]
+    values = plan.values()
+    if values < best[0] and not validate(index.data, plan.schedule()):
+        best = (values, plan, f"iterated {best[2]}")
+        log.append((time.perf_counter() - t0, *values))
     return best[1], best[2], first
 
 
