@@ -50,6 +50,8 @@ def test_bench_cluster_json_reports_both_sides(tmp_path: Path) -> None:
     assert doc["sharefab"]["weighted_tardiness"] <= doc["baseline"]["weighted_tardiness"]
     assert doc["lower_bound"]["weighted_tardiness"] <= doc["sharefab"]["weighted_tardiness"]
     assert png.stat().st_size > 0
+    # the generated cluster lets piece work pause at a shift end, and the fcfs plan uses it
+    assert doc["baseline"]["paused_operations"] > 0
 
 
 def test_bench_refuses_a_precedence_cycle_by_name(tmp_path: Path) -> None:

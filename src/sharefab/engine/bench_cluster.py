@@ -95,6 +95,7 @@ def _side(
         "iterations": iterations,
         "peak_memory_mb": round(peak, 1),
         "valid": valid,
+        "paused_operations": sum(plan.spans_gap(i) for i in range(len(plan.res))),
     }
 
 
@@ -212,6 +213,7 @@ def table(report: dict[str, Any]) -> str:
         ("LNS iterations", "iterations", "{:,}"),
         ("LNS iterations per second", "iterations_per_s", "{:.2f}"),
         ("peak memory (MiB)", "peak_memory_mb", "{:,.0f}"),
+        ("operations paused over a shift end", "paused_operations", "{:,}"),
         ("valid (independent validator)", "valid", "{}"),
     ]
     lines = ["| | baseline (FCFS dispatch) | sharefab |", "| --- | ---: | ---: |"]
