@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.plan import Plan
@@ -151,6 +151,41 @@ def op_dispatch(
     return Plan(index, res, start, end)
 
 
+def _squeaky_wheel(
+    index: ClusterIndex,
+    deadline: float,
+    build: Callable[[list[float]], Plan],
+    best: Plan,
+    alpha: float,
+    decay: float,
+    max_rounds: int,
+) -> Plan:
+    """Best of ``best`` and the plans ``build(advance)`` makes: each round every late order's
+    advance grows by ``alpha x minutes late x weight / max weight`` (``alpha`` shrinks by
+    ``decay`` per round; a round that does not improve restarts from the best advances)."""
+    advance = [0.0] * index.num_jobs
+    best_advance = advance[:]
+    best_values = best.values()
+    plan = best
+    w_max = max(index.weight, default=1) or 1
+    for _ in range(max_rounds):
+        if time.perf_counter() >= deadline:
+            break
+        for j, due in enumerate(index.due):
+            if due is not None:
+                late = plan.completion(j) - due
+                if late > 0:
+                    advance[j] += alpha * late * index.weight[j] / w_max
+        alpha *= decay
+        plan = build(advance)
+        values = plan.values()
+        if values < best_values:
+            best, best_values, best_advance = plan, values, advance[:]
+        else:
+            advance, plan = best_advance[:], best
+    return best
+
+
 def iterated_op_dispatch(
     index: ClusterIndex,
     deadline: float,
@@ -165,28 +200,12 @@ def iterated_op_dispatch(
     more (``alpha`` shrinks by ``decay`` per round; a round that does not improve restarts from
     the best advances). ``start`` is the plan of ``op_dispatch(index, slack_share)`` if already
     made. Stops at ``deadline`` (``time.perf_counter()``) or after ``max_rounds``."""
-    advance = [0.0] * index.num_jobs
-    best_advance = advance[:]
     best = start if start is not None else op_dispatch(index, slack_share)
-    best_values = best.values()
-    plan = best
-    w_max = max(index.weight, default=1) or 1
-    for _ in range(max_rounds):
-        if time.perf_counter() >= deadline:
-            break
-        for j, due in enumerate(index.due):
-            if due is not None:
-                late = plan.completion(j) - due
-                if late > 0:
-                    advance[j] += alpha * late * index.weight[j] / w_max
-        alpha *= decay
-        plan = op_dispatch(index, slack_share, advance)
-        values = plan.values()
-        if values < best_values:
-            best, best_values, best_advance = plan, values, advance[:]
-        else:
-            advance, plan = best_advance[:], best
-    return best
+
+    def build(advance: list[float]) -> Plan:
+        return op_dispatch(index, slack_share, advance)
+
+    return _squeaky_wheel(index, deadline, build, best, alpha, decay, max_rounds)
 
 
 def iterated_dispatch(
@@ -207,24 +226,10 @@ def iterated_dispatch(
     ``deadline`` (``time.perf_counter()``) or after ``max_rounds``.
     """
     key = rule_keys(index, rule)
-    best_key = key[:]
     best = start if start is not None else dispatch(index, order=job_order(index, rule, key))
-    best_values = best.values()
-    plan = best
-    w_max = max(index.weight, default=1) or 1
-    for _ in range(max_rounds):
-        if time.perf_counter() >= deadline:
-            break
-        for j, due in enumerate(index.due):
-            if due is not None:
-                late = plan.completion(j) - due
-                if late > 0:
-                    key[j] -= alpha * late * index.weight[j] / w_max
-        alpha *= decay
-        plan = dispatch(index, order=job_order(index, rule, key))
-        values = plan.values()
-        if values < best_values:
-            best, best_values, best_key = plan, values, key[:]
-        else:
-            key, plan = best_key[:], best
-    return best
+
+    def build(advance: list[float]) -> Plan:
+        moved = [k - a for k, a in zip(key, advance, strict=True)]
+        return dispatch(index, order=job_order(index, rule, moved))
+
+    return _squeaky_wheel(index, deadline, build, best, alpha, decay, max_rounds)
