@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -86,6 +87,11 @@ MAX_OPERATIONS = 8
 MIN_COVERAGE = 0.20
 MAX_COVERAGE = 0.70
 CURRENCY = "CNY"
+MAX_LOAD = 1.5
+# Calibrated worlds: due dates are this many times the order's flow time on empty machines
+# (drawn uniformly per order class).
+RUSH_TIGHTNESS = (1.1, 1.5)
+NORMAL_TIGHTNESS = (1.5, 3.5)
 
 # ------------------------------------------------------------------------- the contract
 
@@ -182,6 +188,9 @@ class GenOrder:
     title_zh: str = ""
     ship_to_site_key: str = ""
     rush: bool = False
+    # Calibrated worlds: due = release + tightness x the order's window-aware flow time
+    # (``gen.flow``), so the due date can be recomputed for another release. 0: not calibrated.
+    tightness: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +203,13 @@ class ClusterSpec:
     buyer_only_share: float = 0.15  # share of organisations that only buy (OEMs)
     rush_share: float = 0.08  # share of orders with a tight due date
     interruptible: bool = True  # piece and desk work may pause at a shift end (``pausable``)
+    # Calibrated world (see ``calibrate``): the order volume puts the most loaded capability
+    # family at this share of its offered time, and due dates follow each order's
+    # window-aware flow time. None: ``orders`` orders with the legacy critical-path due dates.
+    load: float | None = None
+    # Orders are released over the first ``release_days`` days (None: 70 % of the horizon);
+    # loads are measured over the same days.
+    release_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.factories < 2:
@@ -206,10 +222,24 @@ class ClusterSpec:
             raise ValueError("the horizon must be at least 7 days")
         if self.region not in REGIONS:
             raise ValueError(f"unknown region {self.region!r}; known: {sorted(REGIONS)}")
+        if self.load is not None and not 0 < self.load <= MAX_LOAD:
+            raise ValueError(f"load must be in (0, {MAX_LOAD:g}], got {self.load:g}")
+        if self.release_days is not None and not 1 <= self.release_days <= self.horizon_days:
+            raise ValueError(
+                f"release_days must be between 1 and the horizon ({self.horizon_days} days), "
+                f"got {self.release_days}"
+            )
 
     @property
     def horizon_min(self) -> int:
         return self.horizon_days * MINUTES_PER_DAY
+
+    @property
+    def release_span_days(self) -> int:
+        """Days over which orders are released (and loads measured)."""
+        if self.release_days is not None:
+            return self.release_days
+        return max(1, int(self.horizon_days * 0.7))
 
 
 @dataclass(frozen=True, slots=True)
@@ -797,14 +827,15 @@ def _fallback_template(offers: _OfferIndex, caps: list[str]) -> Template | None:
     )
 
 
-def _make_orders(
+def _draw_orders(
     spec: ClusterSpec,
     infos: list[_OrgInfo],
     resources: list[GenResource],
     classes: list[ResourceClass],
     longest: list[int],
     r: _Rand,
-) -> list[GenOrder]:
+) -> Iterator[GenOrder]:
+    """Orders one after another from the ``r`` stream (as many as the caller takes)."""
     tax = load_taxonomy()
     offers = _OfferIndex(resources, classes, longest)
     usable: list[tuple[Template, list[str]]] = []
@@ -817,7 +848,7 @@ def _make_orders(
             offers, sorted({c.code for res in resources for c in res.capabilities})
         )
         if fb is None:
-            return []
+            return
         usable.append((fb, list(fb.materials)))
     t_items = list(range(len(usable)))
     t_cum = _cum([t.weight for t, _ in usable])
@@ -843,9 +874,8 @@ def _make_orders(
     hop_fen = pair_fen[len(pair_fen) // 2] if pair_fen else 30_000
 
     horizon = spec.horizon_min
-    release_days = max(1, int(spec.horizon_days * 0.7))
-    orders: list[GenOrder] = []
-    for n in range(spec.orders):
+    release_days = spec.release_span_days
+    for n in itertools.count():
         t, mats = usable[r.weighted(t_items, t_cum)]
         material = r.choice(mats)
         parts: dict[str, str] = {}
@@ -935,7 +965,12 @@ def _make_orders(
         else:
             release = r.randint(0, release_days - 1) * MINUTES_PER_DAY + r.randint(28, 72) * 15
         rush = r.chance(spec.rush_share)
-        slack = r.uniform(1.05, 1.3) if rush else r.uniform(1.3, 3.0)
+        draw = r.u()
+        slack = (1.05 + 0.25 * draw) if rush else (1.3 + 1.7 * draw)
+        tightness = 0.0
+        if spec.load is not None:  # the due date is set from the flow time (``calibrate``)
+            lo, hi = RUSH_TIGHTNESS if rush else NORMAL_TIGHTNESS
+            tightness = lo + (hi - lo) * draw
         due = release + math.ceil(slack * critical)
         if not rush:  # due at the end of a working day, 18:00
             due += (1080 - due) % MINUTES_PER_DAY
@@ -974,7 +1009,7 @@ def _make_orders(
             )
             for k, d in enumerate(drafts)
         )
-        orders.append(
+        yield (
             GenOrder(
                 key=f"ord-{n + 1:06d}",
                 buyer_org_key=buyer.org.key,
@@ -992,9 +1027,9 @@ def _make_orders(
                 title_zh=f"{product_zh}（{mat_zh}）",
                 ship_to_site_key=buyer.sites[0].key,
                 rush=rush,
+                tightness=tightness,
             )
         )
-    return orders
 
 
 def _fits(d: _Draft, qty: int) -> bool:
@@ -1051,7 +1086,15 @@ def generate_cluster(spec: ClusterSpec, seed: int) -> Cluster:
     sites = _make_sites(infos, region, r_org)
     resources, classes = _make_resources(spec, region, infos, r_res)
     windows, longest = _make_windows(spec, resources, classes, r_win)
-    orders = _make_orders(spec, infos, resources, classes, longest, r_ord)
+    drawn = _draw_orders(spec, infos, resources, classes, longest, r_ord)
+    if spec.load is None:
+        orders = list(itertools.islice(drawn, spec.orders))
+    else:
+        from sharefab.gen.calibrate import calibrate
+
+        resources, windows, orders = calibrate(
+            spec, seed, sites, resources, classes, windows, drawn, region
+        )
     return Cluster(
         spec=spec,
         seed=seed,

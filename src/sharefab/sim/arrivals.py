@@ -8,7 +8,9 @@ come from the policies, not from luck.
 Arrivals: each buyer's orders (the generated cluster's orders of that buyer) arrive as a
 non-homogeneous Poisson process over the weeks, with weekly seasonality (busy Mondays, quiet
 Sundays, office hours) and bursts (a few days of intense ordering). Each order keeps the lead
-time the generator gave it (due minus release), counted from its arrival.
+time the generator gave it, counted from its arrival: in a calibrated world its tightness
+times its flow time on empty machines from the moment it arrives (an order arriving on a
+Friday evening waits for Monday's shifts), so every order can be on time alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharefab.gen.flow import due_from_flow
 from sharefab.sim.params import SimParams
 from sharefab.sim.world import MINUTES_PER_DAY, World
 
@@ -36,6 +39,9 @@ class Arrival:
     order: int  # index into cluster.orders
     at: int  # minute
     due: int  # minute
+    # whether the order can be delivered by `due` on empty machines (always, in a calibrated
+    # world; a user's cluster may hold orders that cannot)
+    feasible_alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,19 @@ def intake_profile(world: World, params: SimParams) -> np.ndarray:
     return weekday * office
 
 
+def arrival(world: World, order: int, at: int) -> Arrival:
+    """Order `order` arriving at minute `at`: a calibrated order (``GenOrder.tightness``) is due
+    its tightness times its flow time on empty machines after `at` (``gen.flow``); any other
+    keeps the lead time it was generated with (due minus release)."""
+    o = world.cluster.orders[order]
+    alone = world.delivery_alone(order, at)
+    if o.tightness > 0 and alone is not None:
+        due = due_from_flow(at, alone, o.tightness, o.rush)
+    else:
+        due = at + max(60, o.due_min - o.release_min)
+    return Arrival(order, at, due, alone is not None and alone <= due)
+
+
 def draw_arrivals(world: World, seed: int, params: SimParams) -> list[Arrival]:
     """Arrival times of every order of the cluster, buyer by buyer."""
     base = intake_profile(world, params)
@@ -95,9 +114,7 @@ def draw_arrivals(world: World, seed: int, params: SimParams) -> list[Arrival]:
         hour = np.searchsorted(cum, u, side="right")
         minute = np.minimum(hour, n_hours - 1) * 60 + rng.integers(0, 60, len(orders))
         for k, at in zip(orders, minute.tolist(), strict=True):
-            o = world.cluster.orders[k]
-            lead = max(60, o.due_min - o.release_min)
-            out.append(Arrival(k, int(at), int(at) + lead))
+            out.append(arrival(world, k, int(at)))
     out.sort(key=lambda a: (a.at, a.order))
     return out
 

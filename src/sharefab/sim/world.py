@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from sharefab.gen import Cluster, ClusterSpec, GenWindow, generate_cluster, operation_minutes
+from sharefab.gen.flow import Calendar
 from sharefab.gen.instance import eligible_resources
 from sharefab.kit import geo
 
@@ -24,12 +25,21 @@ MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 TAIL_WEEKS = 2
 
 
-def stretch_spec(spec: ClusterSpec, weeks: int) -> ClusterSpec:
-    """`spec` with the orders of `weeks` weeks (at its orders per week) and capacity windows
-    for `TAIL_WEEKS` more."""
+# The simulated world's default load: its most loaded capability family gets this share of
+# its offered time (``ClusterSpec.load``).
+DEFAULT_LOAD = 0.85
+
+
+def stretch_spec(spec: ClusterSpec, weeks: int, load: float | None = DEFAULT_LOAD) -> ClusterSpec:
+    """`spec` with orders released over `weeks` weeks and capacity windows for `TAIL_WEEKS`
+    more: calibrated to `load` (None: the spec's orders per week, legacy due dates)."""
     per_week = spec.orders * 7 / spec.horizon_days
     return dataclasses.replace(
-        spec, horizon_days=7 * (weeks + TAIL_WEEKS), orders=round(per_week * weeks)
+        spec,
+        horizon_days=7 * (weeks + TAIL_WEEKS),
+        orders=round(per_week * weeks),
+        release_days=7 * weeks,
+        load=load,
     )
 
 
@@ -51,9 +61,12 @@ def repeat_windows(cluster: Cluster, until: int) -> Cluster:
     return dataclasses.replace(cluster, windows=tuple(windows))
 
 
-def cluster_for(spec: ClusterSpec, weeks: int, seed: int) -> Cluster:
-    """A generated cluster whose windows and order book span `weeks` weeks."""
-    return generate_cluster(stretch_spec(spec, weeks), seed)
+def cluster_for(
+    spec: ClusterSpec, weeks: int, seed: int, load: float | None = DEFAULT_LOAD
+) -> Cluster:
+    """A generated cluster whose windows and order book span `weeks` weeks (calibrated to
+    `load`, see `stretch_spec`)."""
+    return generate_cluster(stretch_spec(spec, weeks, load), seed)
 
 
 @dataclass(frozen=True)
@@ -74,11 +87,39 @@ class World:
     modes: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
     preds: tuple[tuple[tuple[int, ...], ...], ...]  # positions of predecessors
     succs: tuple[tuple[tuple[int, ...], ...], ...]
+    # per order, per operation position: whether the step may pause at a window end and go on
+    # in the resource's next window (piece and desk work, ``GenOperation.interruptible``)
+    pausable: tuple[tuple[bool, ...], ...]
     home: tuple[int, ...]  # per order: the org index of its home factory
     home_ops: tuple[tuple[int, ...], ...]  # per order, per step: the org that makes it unshared
     ship_to: tuple[int, ...]  # per order: the site index work is delivered to
     site_minutes: tuple[tuple[int, ...], ...]
     site_cost: tuple[tuple[int, ...], ...]  # fen per truck trip
+    calendar: Calendar  # the windows as ``gen.flow`` reads them: flow times on empty machines
+
+    def delivery_alone(self, order: int, release: int) -> int | None:
+        """The earliest minute order `order`, released at `release`, reaches its buyer on
+        empty machines (None: some step fits no window left)."""
+        return self.calendar.delivery(
+            release, self.modes[order], self.preds[order], self.ship_to[order], self.pausable[order]
+        )
+
+    def place(
+        self, order: int, position: int, r: int, earliest: int, minutes: int
+    ) -> tuple[int, int] | None:
+        """The first (start, end) >= `earliest` of that step's `minutes` on resource `r`: inside
+        one window, or, if the step may pause, starting in a window and going on in the next
+        ones (None if no window left can take it)."""
+        return self.calendar.place(r, earliest, minutes, self.pausable[order][position])
+
+    def finish(self, order: int, position: int, r: int, start: int, minutes: int) -> int:
+        """When `minutes` of that step's work begun at `start` on `r` ends: straight on for a
+        step that may not pause (overruns are overtime), else over `r`'s windows."""
+        if self.pausable[order][position]:
+            end = self.calendar.finish(r, start, minutes)
+            if end is not None:
+                return end
+        return start + minutes
 
     @property
     def offered_minutes(self) -> int:
@@ -155,7 +196,7 @@ def build_world(cluster: Cluster, weeks: int) -> World:
             ms = []
             for r in rs:
                 minutes = max(1, operation_minutes(op, order.quantity, classes[r]))
-                if longest[r] >= minutes:
+                if longest[r] >= minutes or (op.interruptible and spans[r]):
                     ms.append((r, minutes))
             order_modes.append(tuple(ms))
         modes.append(tuple(order_modes))
@@ -189,11 +230,13 @@ def build_world(cluster: Cluster, weeks: int) -> World:
         modes=tuple(modes),
         preds=tuple(preds),
         succs=tuple(succs),
+        pausable=tuple(tuple(op.interruptible for op in o.operations) for o in cluster.orders),
         home=home,
         home_ops=home_ops,
         ship_to=tuple(ship_to),
         site_minutes=site_minutes,
         site_cost=site_cost,
+        calendar=Calendar(spans, resource_site, site_minutes),
     )
 
 

@@ -93,9 +93,16 @@ def test_a_process_pool_gives_the_same_figures(world: World) -> None:
 
 @pytest.mark.parametrize("policy", ["isolated", "greedy"])
 def test_work_starts_inside_capacity_windows(world: World, policy: str) -> None:
-    """Every step starts inside a window of its resource that holds its planned time."""
+    """Every step starts inside a window of its resource; one that may not pause fits its
+    planned time in that window, one that may pause works only inside windows."""
     record = get_policy(policy)(world, make_scenario(world, 1))
+    paused = 0
     for e in record.executions:
         window = world.window_at(e.resource, e.start)
         assert window is not None
-        assert e.start + e.planned <= window[1]
+        if not world.pausable[e.order][e.position]:
+            assert e.start + e.planned <= window[1]
+        elif e.done and e.end > window[1]:
+            paused += 1
+            assert world.calendar.worked(e.resource, e.start, e.end) >= e.busy
+    assert paused > 0  # the world has work that goes on in a later shift

@@ -3,10 +3,11 @@
 When an operation becomes ready (its order arrived, or its predecessors finished), it is given
 to the candidate resource where it is expected to finish first, given what that resource has
 queued, its capacity windows and the truck ride from the previous step. Each resource works
-its queue in order of readiness, one operation at a time, inside its windows (an operation
-starts only if its planned time fits in the current window; overruns are overtime). A breakdown
-pauses the running operation until the repair. Policies differ only in which resources are
-candidates.
+its queue in order of readiness, one operation at a time, inside its windows: an operation that
+may not pause starts only if its planned time fits in the current window (overruns are
+overtime); piece and desk work may start at any time in a window, stops at the window's end and
+goes on in the next one. A breakdown pauses the running operation until the repair. Policies
+differ only in which resources are candidates.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class _Resource:
     down_until: int = 0
     projected_free: int = 0
     tries: set[int] = field(default_factory=set)
+    work_from: int = 0  # the running step works from here (after a repair: its end) ...
+    work_left: int = 0  # ... for this many minutes of window time (a step that may pause)
 
 
 @dataclass
@@ -86,6 +89,18 @@ def deliver(
                 record.trips += 1
     outcome.fate = Fate.completed
     outcome.delivered = delivered
+
+
+def pause_for_repair(world: World, res: _Resource, ex: Execution, now: int, repair: int) -> int:
+    """The new end of the step `ex` running on a resource that breaks down at `now` for `repair`
+    minutes: pushed by the repair, or, for a step that may pause at a shift end, its window
+    time left after the repair (`res.work_from` and `res.work_left` track it)."""
+    if not world.pausable[ex.order][ex.position]:
+        return ex.end + repair
+    if now > res.work_from:
+        res.work_left -= world.calendar.worked(ex.resource, res.work_from, now)
+    res.work_from = max(res.work_from, now) + repair
+    return world.finish(ex.order, ex.position, ex.resource, res.work_from, max(0, res.work_left))
 
 
 class Dispatcher:
@@ -170,10 +185,11 @@ class Dispatcher:
                 [now, *(state.ends[p] + w.site_minutes[state.sites[p]][site] for p in preds)]
             )
             res = self.resources[r]
-            start = w.fit_start(r, max(ready, res.projected_free, res.down_until), minutes)
-            if start is None:
+            got = w.place(order, pos, r, max(ready, res.projected_free, res.down_until), minutes)
+            if got is None:
                 continue
-            key = (start + minutes, r, start, ready, minutes)
+            start, finish = got
+            key = (finish, r, start, ready, minutes)
             if best is None or key < best:
                 best = key
         if best is None:
@@ -227,14 +243,14 @@ class Dispatcher:
             for k, task in enumerate(res.queue):
                 if task.ready > now:
                     break
-                if now + task.planned <= window[1]:
+                if w.pausable[task.order][task.position] or now + task.planned <= window[1]:
                     chosen = res.queue.pop(k)
                     break
         if chosen is not None:
             actual = self.scenario.actual_minutes(chosen.order, chosen.position, chosen.planned)
-            ex = Execution(
-                chosen.order, chosen.position, r, now, now + actual, actual, chosen.planned
-            )
+            end = w.finish(chosen.order, chosen.position, r, now, actual)
+            ex = Execution(chosen.order, chosen.position, r, now, end, actual, chosen.planned)
+            res.work_from, res.work_left = now, actual
             self.record.executions.append(ex)
             state = self.orders[chosen.order]
             charge_inbound(self.record, w, chosen.order, chosen.position, r, state.sites)
@@ -244,9 +260,9 @@ class Dispatcher:
             state.started = True
             return
         nxt = [
-            s
+            got[0]
             for task in res.queue
-            if (s := w.fit_start(r, max(task.ready, now), task.planned)) is not None
+            if (got := w.place(task.order, task.position, r, max(task.ready, now), task.planned))
         ]
         later = [s for s in nxt if s > now]
         if later:
@@ -260,7 +276,7 @@ class Dispatcher:
         res.down_until = max(res.down_until, until)
         ex = res.running
         if ex is not None:
-            ex.end += b.repair
+            ex.end = pause_for_repair(self.world, res, ex, self.now, b.repair)
             res.version += 1
             self._at(ex.end, COMPLETE, (b.resource, res.version))
         res.projected_free = max(res.projected_free, self.now) + b.repair
@@ -271,9 +287,9 @@ class Dispatcher:
         res, w = self.resources[r], self.world
         s = max(self.now, res.down_until)
         for task in res.queue:
-            start = w.fit_start(r, max(s, task.ready), task.planned)
-            if start is not None:
-                s = start + task.planned
+            got = w.place(task.order, task.position, r, max(s, task.ready), task.planned)
+            if got is not None:
+                s = got[1]
         res.projected_free = s
 
     def _finish(self) -> None:
