@@ -10,8 +10,8 @@ from sharefab.engine.base import EngineError, make_engine
 from sharefab.engine.local import InProcessEngine, ProcessPoolEngine
 from sharefab.gen import ClusterSpec, generate_cluster
 from sharefab.gen.instance import cluster_to_problem
-from sharefab.optimize.cluster.lns import plan_cluster
-from sharefab.optimize.cluster.params import ClusterParams
+from sharefab.optimize.cluster.lns import InlinePool, plan_cluster
+from sharefab.optimize.cluster.params import ClusterParams, WorkLimit
 from sharefab.optimize.data import ProblemData
 from sharefab.optimize.validate import validate
 
@@ -52,6 +52,23 @@ def test_process_pool_plans_in_parallel(small: ProblemData) -> None:
     assert result.valid
     assert result.values <= result.start_values
     assert result.iterations > 0
+
+
+def test_deterministic_mode_gives_the_same_plan_on_any_pool(small: ProblemData) -> None:
+    """In deterministic mode the plan depends on the inputs and the seed only: in this
+    process, on the in-process engine and on a pool of two processes (answers arriving in
+    whatever order) it is the identical schedule."""
+    work = WorkLimit(neighbourhoods=10, batch=2, sub_deterministic_time=0.2, dispatch_rounds=3)
+    inline = plan_cluster(small, InlinePool(), seed=5, params=PARAMS, work_limit=work)
+    with make_engine("local", workers=1) as engine:
+        in_process = plan_cluster(small, engine, seed=5, params=PARAMS, work_limit=work)
+    with make_engine("local", workers=2) as engine:
+        pooled = plan_cluster(small, engine, seed=5, params=PARAMS, work_limit=work)
+    assert inline.iterations == work.neighbourhoods
+    assert in_process.schedule == inline.schedule
+    assert pooled.schedule == inline.schedule
+    assert pooled.values == inline.values
+    assert validate(small, pooled.schedule) == []
 
 
 def test_crashed_pool_worker_comes_back_as_an_error() -> None:

@@ -159,17 +159,19 @@ def _squeaky_wheel(
     alpha: float,
     decay: float,
     max_rounds: int,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     """Best of ``best`` and the plans ``build(advance)`` makes: each round every late order's
     advance grows by ``alpha x minutes late x weight / max weight`` (``alpha`` shrinks by
-    ``decay`` per round; a round that does not improve restarts from the best advances)."""
+    ``decay`` per round; a round that does not improve restarts from the best advances).
+    Stops at ``deadline``, after ``max_rounds`` or when ``should_stop()`` says so."""
     advance = [0.0] * index.num_jobs
     best_advance = advance[:]
     best_values = best.values()
     plan = best
     w_max = max(index.weight, default=1) or 1
     for _ in range(max_rounds):
-        if time.perf_counter() >= deadline:
+        if time.perf_counter() >= deadline or (should_stop is not None and should_stop()):
             break
         for j, due in enumerate(index.due):
             if due is not None:
@@ -177,7 +179,11 @@ def _squeaky_wheel(
                 if late > 0:
                     advance[j] += alpha * late * index.weight[j] / w_max
         alpha *= decay
-        plan = build(advance)
+        try:
+            plan = build(advance)
+        except DispatchError:  # this sequence left an operation no window: back to the best
+            advance, plan = best_advance[:], best
+            continue
         values = plan.values()
         if values < best_values:
             best, best_values, best_advance = plan, values, advance[:]
@@ -194,18 +200,20 @@ def iterated_op_dispatch(
     alpha: float = 1.0,
     decay: float = 0.85,
     max_rounds: int = 50,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     """Best plan of repeated ``op_dispatch`` passes, squeaky-wheel style: each round every late
     order's operations move up their queues by ``alpha x minutes late x weight / max weight``
     more (``alpha`` shrinks by ``decay`` per round; a round that does not improve restarts from
     the best advances). ``start`` is the plan of ``op_dispatch(index, slack_share)`` if already
-    made. Stops at ``deadline`` (``time.perf_counter()``) or after ``max_rounds``."""
+    made. Stops at ``deadline`` (``time.perf_counter()``; ``math.inf``: never), after
+    ``max_rounds`` or when ``should_stop()`` says so."""
     best = start if start is not None else op_dispatch(index, slack_share)
 
     def build(advance: list[float]) -> Plan:
         return op_dispatch(index, slack_share, advance)
 
-    return _squeaky_wheel(index, deadline, build, best, alpha, decay, max_rounds)
+    return _squeaky_wheel(index, deadline, build, best, alpha, decay, max_rounds, should_stop)
 
 
 def iterated_dispatch(
@@ -216,6 +224,7 @@ def iterated_dispatch(
     alpha: float = 0.5,
     decay: float = 0.7,
     max_rounds: int = 50,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Plan:
     """Best plan of repeated dispatches, seeded with ``rule``, late orders moved up each round
     (squeaky wheel).
@@ -223,7 +232,8 @@ def iterated_dispatch(
     Each round lowers the sequence key of every late order by ``alpha x minutes late x weight /
     max weight``; ``alpha`` shrinks by ``decay`` per round and a round that does not improve
     restarts from the best keys. ``start`` is the plan of ``rule`` if already made. Stops at
-    ``deadline`` (``time.perf_counter()``) or after ``max_rounds``.
+    ``deadline`` (``time.perf_counter()``; ``math.inf``: never), after ``max_rounds`` or when
+    ``should_stop()`` says so.
     """
     key = rule_keys(index, rule)
     best = start if start is not None else dispatch(index, order=job_order(index, rule, key))
@@ -232,4 +242,4 @@ def iterated_dispatch(
         moved = [k - a for k, a in zip(key, advance, strict=True)]
         return dispatch(index, order=job_order(index, rule, moved))
 
-    return _squeaky_wheel(index, deadline, build, best, alpha, decay, max_rounds)
+    return _squeaky_wheel(index, deadline, build, best, alpha, decay, max_rounds, should_stop)

@@ -21,6 +21,23 @@
 The pool is anything with ``slots``, ``submit(fn, arg)`` and ``wait(timeout)`` (``TaskPool``); the
 engines in ``sharefab.engine`` provide a process pool and a Dask cluster, ``InlinePool`` solves
 in this process. This module imports neither.
+
+**Deterministic mode** (``work_limit=WorkLimit(...)``): the run stops on counts of work instead
+of ``time_limit``: the start plan tries every rule and ``dispatch_rounds`` rounds of iterated
+dispatch; the LNS builds ``neighbourhoods`` neighbourhoods, ``batch`` at a time whatever the
+pool's slots, each solved by CP-SAT on ``sub_deterministic_time`` with one worker and a seed
+drawn from the planner's seeded generator; a batch's answers are awaited in full and applied in
+submission order (never in arrival order); re-sequencing steps and validator runs are counted in
+batches. The same inputs and seed therefore give the same plan on any machine and any pool
+(inline, process pool, Dask), as long as no worker is lost.
+
+**Warm start** (``initial``): a complete schedule to start from instead of the dispatch start
+plan; it is validated first and ignored (the dispatch start is used) if the validator refuses
+it. Since only improving answers are applied, the plan returned is never worse than it.
+
+**Cancel** (``should_stop``): polled between batches (and between start-plan rules and rounds);
+when it returns True the run ends at once with the best validated plan so far
+(``ClusterResult.stopped``).
 """
 
 from __future__ import annotations
@@ -28,13 +45,14 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
 from sharefab.optimize.cluster.checks import check_plannable
 from sharefab.optimize.cluster.dispatch import (
+    DispatchError,
     dispatch,
     iterated_dispatch,
     iterated_op_dispatch,
@@ -42,7 +60,7 @@ from sharefab.optimize.cluster.dispatch import (
 )
 from sharefab.optimize.cluster.index import ClusterIndex
 from sharefab.optimize.cluster.neighbourhoods import OPERATORS, Busy
-from sharefab.optimize.cluster.params import ClusterParams
+from sharefab.optimize.cluster.params import ClusterParams, WorkLimit
 from sharefab.optimize.cluster.plan import Plan
 from sharefab.optimize.cluster.resequence import bottleneck_queue, remaining_work, resequence
 from sharefab.optimize.cluster.submodel import solve_subproblem
@@ -121,6 +139,9 @@ class ClusterResult:
     statuses: dict[str, int] = field(default_factory=dict)  # CP-SAT status -> neighbourhoods
     solve_time_s: float = 0.0  # CP-SAT wall time summed over neighbourhoods
     lns_s: float = 0.0  # seconds of the LNS phase (after the start plan)
+    deterministic: bool = False  # stopped on a ``WorkLimit``, not on the clock
+    stopped: bool = False  # ``should_stop`` ended the run early
+    det_time: float = 0.0  # CP-SAT deterministic time summed over neighbourhoods
 
 
 @dataclass
@@ -157,6 +178,7 @@ class _Search:
         self.iterations = self.improvements = self.dropped = self.rejected = 0
         self.statuses: dict[str, int] = {}
         self.solve_time = 0.0
+        self.det_time = 0.0
         self.rem = remaining_work(index)
         self.queue = KindStats(size=float(params.resequence_size))
         self.queue_time = 0.0
@@ -209,12 +231,22 @@ class _Search:
         self.busy.release(task.jobs, task.sub.resources)
         return task
 
-    def adapt(self, kind: str, sol: SubSolution | None, improved: bool) -> None:
+    def adapt(
+        self, kind: str, sol: SubSolution | None, improved: bool, det_limit: float | None = None
+    ) -> None:
+        """Update the kind's weight and size; ``det_limit``: deterministic mode, where "quick"
+        means proven within that much CP-SAT deterministic time, not half the wall-clock
+        limit."""
         p = self.params
         s = self.kinds[kind]
         score = 3.0 if improved else 0.5 if sol is not None and sol.status == "optimal" else 0.1
         s.weight = max(0.05, (1 - p.reaction) * s.weight + p.reaction * score)
-        if sol is not None and sol.status == "optimal" and sol.wall_time < 0.5 * p.sub_time_limit:
+        quick = sol is not None and (
+            sol.wall_time < 0.5 * p.sub_time_limit
+            if det_limit is None
+            else sol.stats.get("det_time", 0.0) < det_limit
+        )
+        if sol is not None and sol.status == "optimal" and quick:
             s.size = min(p.max_size, s.size * 1.15)
         elif sol is None or sol.status != "optimal":
             s.size = max(p.min_size, s.size * 0.85)
@@ -249,9 +281,11 @@ class _Search:
         self._bump(changes, undo)
         return undo
 
-    def resequence_step(self) -> list[tuple[int, int, int, int]] | None:
+    def resequence_step(self, clock: bool = True) -> list[tuple[int, int, int, int]] | None:
         """Re-sequence one bottleneck queue greedily (in this process); the undo list if the
-        plan improved, else None. Touches no order or resource of a neighbourhood in flight."""
+        plan improved, else None. Touches no order or resource of a neighbourhood in flight.
+        ``clock``: after ``resequence_patience`` fruitless steps in a row, rest for a while of
+        wall-clock time (the deterministic mode rests by batches instead, see ``_Batches``)."""
         t = time.perf_counter()
         self.queue.tries += 1
         ops, pool = bottleneck_queue(
@@ -275,7 +309,7 @@ class _Search:
             self.queue_streak, self.queue_pause = 0, p.resequence_pause
         else:
             self.queue_streak += 1
-            if p.resequence_patience > 0 and self.queue_streak >= p.resequence_patience:
+            if clock and p.resequence_patience > 0 and self.queue_streak >= p.resequence_patience:
                 # not paying off here: leave the CPU to the CP-SAT neighbourhoods for a while
                 self.queue_resume_at = now + self.queue_pause
                 self.queue_pause = min(self.queue_pause * 2, 8 * p.resequence_pause)
@@ -298,6 +332,46 @@ class _Search:
     def record(self) -> None:
         self.history.append((time.perf_counter() - self.t0, self.values[0], self.values[1]))
 
+    def answer(
+        self, tag: int, outcome: Any, det_limit: float | None = None
+    ) -> list[tuple[int, int, int, int]] | None:
+        """Take the answer of neighbourhood ``tag`` (a ``SubSolution``, or the exception of a
+        failed or lost task): apply it if it is fresh and improves; the undo list if applied."""
+        task = self.finished(tag)
+        kind = task.sub.kind
+        if not isinstance(outcome, SubSolution):  # the task failed or its worker was lost
+            self.dropped += 1
+            self.adapt(kind, None, False, det_limit)
+            return None
+        self.iterations += 1
+        self.statuses[outcome.status] = self.statuses.get(outcome.status, 0) + 1
+        self.solve_time += outcome.wall_time
+        self.det_time += outcome.stats.get("det_time", 0.0)
+        undo = self.apply(task, outcome) if outcome.changes else None
+        self.adapt(kind, outcome, undo is not None, det_limit)
+        if undo is not None:
+            self.kinds[kind].improvements += 1
+        return undo
+
+    def settle(
+        self,
+        pending: list[list[tuple[int, int, int, int]]],
+        on_improve: Callable[[float, tuple[int, int]], None] | None,
+    ) -> None:
+        """Run the validator over the plan with the ``pending`` answers applied: keep them (and
+        report the new incumbent) or roll them all back."""
+        if not pending:
+            return
+        if validate(self.index.data, self.plan.schedule()):
+            self.rejected += 1
+            self.rollback(pending)
+        else:
+            self.improvements += len(pending)
+            self.record()
+            if on_improve is not None:
+                on_improve(time.perf_counter() - self.t0, self.values)
+        pending.clear()
+
 
 def start_plan(
     index: ClusterIndex,
@@ -305,18 +379,28 @@ def start_plan(
     t0: float,
     deadline: float,
     history: list[tuple[float, int, int]] | None = None,
+    max_rounds: int = 50,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[Plan, str, float]:
     """The best validated dispatch plan over ``params.rules`` (and ``op_slack`` with the other
-    ``params.slack_shares``), improved by iterated dispatch until ``deadline``; and the time to
-    the first valid plan. Each better plan is appended to ``history`` as (seconds, weighted
-    tardiness, cost)."""
+    ``params.slack_shares``), improved by iterated dispatch (at most ``max_rounds`` rounds)
+    until ``deadline`` (``math.inf``: every rule and round); and the time to the first valid
+    plan. Each better plan is appended to ``history`` as (seconds, weighted tardiness, cost).
+    Once ``should_stop()`` says so it returns the best plan found so far (at least one)."""
     log = history if history is not None else []
     best: tuple[tuple[int, int], Plan, str] | None = None
     first = math.inf
+
+    def over() -> bool:
+        return time.perf_counter() > deadline or (should_stop is not None and should_stop())
+
     for rule in params.rules:
-        if best is not None and time.perf_counter() > deadline:
+        if best is not None and over():
             break
-        plan = dispatch(index, rule)
+        try:
+            plan = dispatch(index, rule)
+        except DispatchError:  # this rule left an operation no window: try the next one
+            continue
         values = plan.values()
         if best is not None and values >= best[0]:
             continue
@@ -329,18 +413,27 @@ def start_plan(
     if best is None:
         raise RuntimeError("no dispatch rule produced a valid plan")
     for share in params.slack_shares if "op_slack" in params.rules else ():
-        if time.perf_counter() > deadline:
+        if over():
             break
-        plan = op_dispatch(index, share)
+        try:
+            plan = op_dispatch(index, share)
+        except DispatchError:
+            continue
         values = plan.values()
         if values < best[0] and not validate(index.data, plan.schedule()):
             best = (values, plan, f"op_slack {share:g}")
             log.append((time.perf_counter() - t0, *values))
-    if time.perf_counter() < deadline and best[2] in ("fcfs", "edd", "slack"):
-        plan = iterated_dispatch(index, deadline, best[2], start=best[1])
-    elif time.perf_counter() < deadline and best[2].startswith("op_slack"):
+    if over() or max_rounds <= 0:
+        plan = best[1]
+    elif best[2] in ("fcfs", "edd", "slack"):
+        plan = iterated_dispatch(
+            index, deadline, best[2], start=best[1], max_rounds=max_rounds, should_stop=should_stop
+        )
+    elif best[2].startswith("op_slack"):
         share = float(best[2].split()[1]) if " " in best[2] else 0.5
-        plan = iterated_op_dispatch(index, deadline, share, start=best[1])
+        plan = iterated_op_dispatch(
+            index, deadline, share, start=best[1], max_rounds=max_rounds, should_stop=should_stop
+        )
     else:
         plan = best[1]
     values = plan.values()
@@ -350,6 +443,14 @@ def start_plan(
     return best[1], best[2], first
 
 
+def warm_plan(index: ClusterIndex, initial: Sequence[Assignment]) -> Plan | None:
+    """``initial`` as a plan if it is a complete schedule the validator accepts, else None."""
+    schedule = list(initial)
+    if len(schedule) != index.num_operations or validate(index.data, schedule):
+        return None
+    return Plan.from_schedule(index, schedule)
+
+
 def plan_cluster(
     data: ProblemData | ClusterIndex,
     pool: TaskPool | None = None,
@@ -357,29 +458,100 @@ def plan_cluster(
     seed: int = 0,
     params: ClusterParams | None = None,
     on_improve: Callable[[float, tuple[int, int]], None] | None = None,
+    *,
+    work_limit: WorkLimit | None = None,
+    initial: Sequence[Assignment] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> ClusterResult:
-    """Plan ``data`` within ``time_limit`` seconds; see the module docstring."""
+    """Plan ``data`` within ``time_limit`` seconds, or, with ``work_limit``, within that much
+    deterministic work (``time_limit`` is then ignored); see the module docstring.
+
+    ``initial``: a complete schedule to start from (validated; ignored if invalid).
+    ``should_stop()``: polled between batches; True ends the run with the best validated plan.
+    ``on_improve(seconds, (weighted tardiness, cost))``: each new validated incumbent.
+    ``on_progress(share)``: the share of the budget used (0..1), now and then."""
     t0 = time.perf_counter()
-    deadline = t0 + time_limit
     params = params or ClusterParams()
     pool = pool or InlinePool()
     rng = random.Random(seed)
     index = data if isinstance(data, ClusterIndex) else ClusterIndex.from_problem(data)
     check_plannable(index)
     history: list[tuple[float, int, int]] = []
-    plan, rule, first = start_plan(index, params, t0, t0 + params.start_share * time_limit, history)
+    plan = warm_plan(index, initial) if initial is not None else None
+    if plan is not None:
+        rule, first = "initial", time.perf_counter() - t0
+        history.append((first, *plan.values()))
+    elif work_limit is not None:
+        plan, rule, first = start_plan(
+            index, params, t0, math.inf, history, work_limit.dispatch_rounds, should_stop
+        )
+    else:
+        start_deadline = t0 + params.start_share * time_limit
+        plan, rule, first = start_plan(
+            index, params, t0, start_deadline, history, should_stop=should_stop
+        )
     search = _Search(index, plan, params, rng, t0)
     search.history = history
     lns_start = time.perf_counter()
     start_values = search.values
     if on_improve is not None:
         on_improve(time.perf_counter() - t0, search.values)
+    if work_limit is not None:
+        stopped = _Batches(search, pool, work_limit, should_stop, on_improve, on_progress).run()
+    else:
+        stopped = _clock_lns(
+            search, pool, t0 + time_limit, lns_start, should_stop, on_improve, on_progress
+        )
+    lns_s = time.perf_counter() - lns_start
+    if search.queue.tries:
+        search.kinds["queue"] = search.queue
+    return ClusterResult(
+        schedule=search.plan.schedule(),
+        values=search.values,
+        valid=True,  # every answer kept went through the validator (``_Search.settle``)
+        first_feasible_s=first,
+        start_rule=rule,
+        start_values=start_values,
+        iterations=search.iterations,
+        improvements=search.improvements,
+        dropped=search.dropped,
+        rejected=search.rejected,
+        runtime_s=time.perf_counter() - t0,
+        history=search.history,
+        kinds=search.kinds,
+        statuses=search.statuses,
+        solve_time_s=search.solve_time,
+        lns_s=lns_s,
+        deterministic=work_limit is not None,
+        stopped=stopped,
+        det_time=search.det_time,
+    )
+
+
+def _clock_lns(
+    search: _Search,
+    pool: TaskPool,
+    deadline: float,
+    lns_start: float,
+    should_stop: Callable[[], bool] | None,
+    on_improve: Callable[[float, tuple[int, int]], None] | None,
+    on_progress: Callable[[float], None] | None,
+) -> bool:
+    """The wall-clock LNS until ``deadline``: answers applied as they arrive; True if
+    ``should_stop`` ended it."""
+    params, rng = search.params, search.rng
     tickets: dict[int, int] = {}  # pool ticket -> neighbourhood tag
     margin, grace = 0.2, 1.0
     pending: list[list[tuple[int, int, int, int]]] = []  # accepted, not yet validated
     validated_at = time.perf_counter()
     check_s = 0.0  # how long the validator took last time
+    stopped = False
+    span = max(1e-9, deadline - lns_start)
     while True:
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
         remaining = deadline - time.perf_counter() - check_s  # the last batch's check fits
         if remaining > margin + 0.3:
             while len(tickets) < pool.slots:
@@ -413,20 +585,9 @@ def plan_cluster(
             tag = tickets.pop(ticket, None)
             if tag is None or tag not in search.inflight:
                 continue
-            task = search.finished(tag)
-            kind = task.sub.kind
-            if not isinstance(outcome, SubSolution):  # the task failed or its worker was lost
-                search.dropped += 1
-                search.adapt(kind, None, False)
-                continue
-            search.iterations += 1
-            search.statuses[outcome.status] = search.statuses.get(outcome.status, 0) + 1
-            search.solve_time += outcome.wall_time
-            undo = search.apply(task, outcome) if outcome.changes else None
-            search.adapt(kind, outcome, undo is not None)
+            undo = search.answer(tag, outcome)
             if undo is not None:
                 pending.append(undo)
-                search.kinds[kind].improvements += 1
         now = time.perf_counter()
         settled = not tickets and (
             params.resequence_size <= 0 or now >= deadline - margin - check_s
@@ -435,40 +596,114 @@ def plan_cluster(
         spacing = max(params.validate_every, check_s * (1 / max(params.validate_share, 1e-3) - 1))
         if pending and (last_round or now - validated_at >= spacing):
             t_check = time.perf_counter()
-            if validate(index.data, search.plan.schedule()):
-                search.rejected += 1
-                search.rollback(pending)
-            else:
-                search.improvements += len(pending)
-                search.record()
-                if on_improve is not None:
-                    on_improve(time.perf_counter() - t0, search.values)
-            pending = []
+            search.settle(pending, on_improve)
             validated_at = time.perf_counter()
             check_s = validated_at - t_check
+            if on_progress is not None:
+                on_progress(min(1.0, (validated_at - lns_start) / span))
         if now > deadline + grace:
             break  # tasks that do not come back in time (a lost worker): keep the incumbent
-    lns_s = time.perf_counter() - lns_start
-    if search.queue.tries:
-        search.kinds["queue"] = search.queue
-    schedule = search.plan.schedule()
-    # the plan is the last validated one unless answers came after the last check
-    valid = not pending or not validate(index.data, schedule)
-    return ClusterResult(
-        schedule=schedule,
-        values=search.values,
-        valid=valid,
-        first_feasible_s=first,
-        start_rule=rule,
-        start_values=start_values,
-        iterations=search.iterations,
-        improvements=search.improvements,
-        dropped=search.dropped,
-        rejected=search.rejected,
-        runtime_s=time.perf_counter() - t0,
-        history=search.history,
-        kinds=search.kinds,
-        statuses=search.statuses,
-        solve_time_s=search.solve_time,
-        lns_s=lns_s,
-    )
+    search.settle(pending, on_improve)  # answers after the last check (or a stop)
+    for tag in list(search.inflight):  # left in flight (a stop or a lost worker)
+        search.finished(tag)
+    return stopped
+
+
+class _Batches:
+    """The deterministic LNS (``WorkLimit``): batches of neighbourhoods, answers applied in
+    submission order, re-sequencing and validation counted in batches."""
+
+    def __init__(
+        self,
+        search: _Search,
+        pool: TaskPool,
+        work: WorkLimit,
+        should_stop: Callable[[], bool] | None,
+        on_improve: Callable[[float, tuple[int, int]], None] | None,
+        on_progress: Callable[[float], None] | None,
+    ) -> None:
+        self.search, self.pool, self.work = search, pool, work
+        self.should_stop, self.on_improve, self.on_progress = should_stop, on_improve, on_progress
+        self.pending: list[list[tuple[int, int, int, int]]] = []
+
+    def _stop(self) -> bool:
+        return self.should_stop is not None and self.should_stop()
+
+    def run(self) -> bool:
+        """Spend the budget; True if ``should_stop`` ended it early."""
+        work, search = self.work, self.search
+        n_batches = -(-work.neighbourhoods // work.batch)
+        resequencing = search.params.resequence_size > 0 and work.resequence_steps > 0
+        queue_left = work.resequence_steps if resequencing else 0
+        per_batch = queue_left / max(1, n_batches)
+        credit = 0.0
+        rest, rest_until = work.resequence_rest, 0
+        stopped = False
+        # with no neighbourhood to solve, the re-sequencing steps still get their batches
+        rounds = max(n_batches, queue_left if n_batches == 0 else 0)
+        if n_batches == 0:
+            per_batch = 1.0
+        for b in range(rounds):
+            if self._stop():
+                stopped = True
+                break
+            if b < n_batches and not self._batch():
+                stopped = True
+                break
+            credit += per_batch
+            while credit >= 1.0 - 1e-9 and queue_left > 0 and b >= rest_until:
+                credit -= 1.0
+                queue_left -= 1
+                undo = search.resequence_step(clock=False)
+                if undo is not None:
+                    self.pending.append(undo)
+                    rest = work.resequence_rest
+                elif (
+                    search.params.resequence_patience > 0
+                    and search.queue_streak >= search.params.resequence_patience
+                ):
+                    search.queue_streak = 0
+                    rest_until, rest = b + 1 + rest, min(2 * rest, 8 * work.resequence_rest)
+                    credit = 0.0
+            if rest_until > b:
+                credit = 0.0  # resting: no steps pile up meanwhile
+            if self.pending and ((b + 1) % max(1, work.validate_every) == 0 or b + 1 == rounds):
+                search.settle(self.pending, self.on_improve)
+            if self.on_progress is not None:
+                self.on_progress((b + 1) / rounds)
+        search.settle(self.pending, self.on_improve)
+        return stopped
+
+    def _batch(self) -> bool:
+        """Build, solve and apply one batch of neighbourhoods; False if stopped meanwhile."""
+        work, search, pool = self.work, self.search, self.pool
+        batch: list[tuple[int, int]] = []  # (ticket, tag) in submission order
+        for _ in range(work.batch):
+            sub = search.neighbourhood()
+            if sub is None:
+                continue
+            solve = partial(
+                solve_subproblem,
+                time_limit=work.task_timeout,
+                seed=search.rng.randrange(1 << 30),
+                deterministic_time=work.sub_deterministic_time,
+            )
+            search.submitted(sub)
+            batch.append((pool.submit(solve, sub), sub.tag))
+        wanted = {ticket for ticket, _ in batch}
+        results: dict[int, Any] = {}
+        give_up = time.perf_counter() + work.task_timeout
+        while len(results) < len(wanted) and time.perf_counter() < give_up:
+            if self._stop():
+                for _, tag in batch:
+                    search.finished(tag)
+                return False
+            for ticket, outcome in pool.wait(min(1.0, max(0.01, give_up - time.perf_counter()))):
+                if ticket in wanted:
+                    results[ticket] = outcome
+        for ticket, tag in batch:  # submission order, never arrival order
+            outcome = results.get(ticket, TimeoutError("the task did not come back"))
+            undo = search.answer(tag, outcome, work.quick_share * work.sub_deterministic_time)
+            if undo is not None:
+                self.pending.append(undo)
+        return True

@@ -229,8 +229,12 @@ def bottleneck(
         return resource_group(plan, rng, size, busy, tardiness)
     waits = []
     for i in x.job_ops[j]:
+        if x.mode_dur[i][0] == 0:
+            continue  # a zero-length step (a delivery milestone) never queues
         ready = max([x.release[i], *(plan.end[p] for p in x.preds[i])])
         waits.append((plan.start[i] - ready, i))
+    if not waits:
+        return resource_group(plan, rng, size, busy, tardiness)
     _, i0 = max(waits)
     r0 = plan.res[i0]
     if r0 in busy.resources:

@@ -79,3 +79,48 @@ class ClusterParams:
     def from_file(cls, path: str | Path) -> ClusterParams:
         with open(path, "rb") as fh:
             return cls.from_dict(tomllib.load(fh))
+
+
+@dataclass(frozen=True)
+class WorkLimit:
+    """A deterministic budget for ``plan_cluster``: counts of work instead of seconds, so that
+    the same inputs give the same plan on any machine, however loaded, and on any pool.
+
+    neighbourhoods: CP-SAT neighbourhoods the LNS builds, ``batch`` at a time (one that comes
+        out too small to solve counts too, so the run always ends).
+    batch: neighbourhoods solved side by side, whatever the pool's ``slots``: a batch is
+        submitted, waited for in full and its answers applied in submission order. A pool with
+        more slots than ``batch`` leaves the rest idle; one with fewer queues them.
+    sub_deterministic_time: CP-SAT's ``max_deterministic_time`` per neighbourhood (one search
+        worker, a seed drawn from the planner's seeded generator).
+    dispatch_rounds: squeaky-wheel rounds of iterated dispatch in the start plan.
+    resequence_steps: at most this many bottleneck-queue re-sequencings, spread evenly after
+        the batches (after ``ClusterParams.resequence_patience`` fruitless ones in a row they
+        rest for ``resequence_rest`` batches, doubling while they keep failing, up to 8x).
+    quick_share: a neighbourhood CP-SAT proves optimal within this share of
+        ``sub_deterministic_time`` counts as quick and its kind's size grows (the wall-clock
+        mode's "within half the time limit"; CP-SAT's deterministic time undercounts presolve,
+        which dominates on these small models, hence a small share).
+    validate_every: batches between runs of the independent validator (and always at the end).
+    task_timeout: wall-clock seconds a batch's answers may take before the missing ones are
+        dropped as lost (a lost worker); only then may two runs differ. It is also CP-SAT's
+        wall-clock safety limit, never reached by a healthy neighbourhood.
+    """
+
+    neighbourhoods: int = 200
+    batch: int = 2
+    sub_deterministic_time: float = 0.5
+    dispatch_rounds: int = 20
+    resequence_steps: int = 100
+    resequence_rest: int = 4
+    quick_share: float = 0.05
+    validate_every: int = 4
+    task_timeout: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ValueError("WorkLimit.batch must be at least 1")
+        if self.neighbourhoods < 0 or self.dispatch_rounds < 0 or self.resequence_steps < 0:
+            raise ValueError("WorkLimit counts must not be negative")
+        if self.sub_deterministic_time <= 0:
+            raise ValueError("WorkLimit.sub_deterministic_time must be positive")

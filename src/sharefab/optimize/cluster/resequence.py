@@ -81,8 +81,12 @@ def bottleneck_queue(
             break
     waits = []
     for i in x.job_ops[j0]:
+        if x.mode_dur[i][0] == 0:
+            continue  # a zero-length step (a delivery milestone) never queues
         ready = max([x.release[i], *(plan.end[p] for p in x.preds[i])])
         waits.append((plan.start[i] - ready, i))
+    if not waits:
+        return [], []
     wait, i0 = max(waits)
     if wait <= 0:
         return [], []
@@ -137,7 +141,7 @@ def _keys(
     """Priority of each operation (smaller is placed first)."""
     x = plan.index
     horizon = 1 << 40
-    p_bar = sum(x.mode_dur[i][0] for i in ops) / max(1, len(ops))
+    p_bar = max(1.0, sum(x.mode_dur[i][0] for i in ops) / max(1, len(ops)))
     keys: dict[int, float] = {}
     for i in ops:
         j = x.op_job[i]
@@ -272,7 +276,7 @@ def _flow_keys(
     ready = {i: max([x.release[i], *(plan.end[q] for q in x.preds[i])]) for i in queued}
     durs = {i: dict(zip(x.mode_res[i], x.mode_dur[i], strict=True)) for i in queued}
     t_from = min(ready.values())
-    typical = sorted(x.mode_dur[i][0] for i in queued)[len(queued) // 2]
+    typical = max(1, sorted(x.mode_dur[i][0] for i in queued)[len(queued) // 2])
     segments: list[tuple[int, int, int]] = []  # (resource, start, end)
     # room for half as many again as there are queued operations, spread over the pool (an
     # operation rarely needs a resource's later free time: these are priorities, not a bound)

@@ -286,20 +286,37 @@ _STATUS = {
 }
 
 
-def solve_subproblem(sub: SubProblem, time_limit: float = 2.0, seed: int = 0) -> SubSolution:
-    """Re-plan ``sub`` with CP-SAT (one search thread) for at most ``time_limit`` seconds."""
+def solve_subproblem(
+    sub: SubProblem,
+    time_limit: float = 2.0,
+    seed: int = 0,
+    deterministic_time: float | None = None,
+) -> SubSolution:
+    """Re-plan ``sub`` with CP-SAT (one search thread) for at most ``time_limit`` seconds.
+
+    With ``deterministic_time`` CP-SAT stops on that much deterministic time instead (its own
+    count of work, the same on any machine), so the answer depends only on ``sub`` and
+    ``seed``; ``time_limit`` is then only a safety net for a stuck worker."""
     t0 = time.perf_counter()
     v = build_model(sub)
     built = time.perf_counter() - t0
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.max_time_in_seconds = max(0.01, time_limit - built)
+    if deterministic_time is None:
+        p.max_time_in_seconds = max(0.01, time_limit - built)
+    else:
+        p.max_deterministic_time = deterministic_time
+        p.max_time_in_seconds = max(0.01, time_limit)
     p.num_workers = 1
     p.random_seed = seed
     code = solver.solve(v.model)
     status = _STATUS.get(code, "unknown")
     wall = time.perf_counter() - t0
-    stats = {"build_s": built, "ops": float(len(sub.ops))}
+    stats = {
+        "build_s": built,
+        "ops": float(len(sub.ops)),
+        "det_time": float(solver.response_proto.deterministic_time),
+    }
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return SubSolution(sub.tag, sub.kind, status, wall_time=wall, stats=stats)
     changes = []
