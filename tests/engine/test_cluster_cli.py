@@ -96,3 +96,31 @@ def test_gen_cluster_no_interruptible_writes_no_pausing_operation(tmp_path: Path
     assert off
     assert not any(off)
     assert json.loads(paths["--no-interruptible"].read_text())["spec"]["interruptible"] is False
+
+
+def test_gen_cluster_at_a_load_prints_the_load_per_family(tmp_path: Path) -> None:
+    """--load calibrates the cluster: its most loaded capability family is at (just under) that
+    load, and the command prints the load of every family, the most loaded first."""
+    path = tmp_path / "loaded.json"
+    result = runner.invoke(app, ["gen", "cluster", *SMALL, "--load", "0.8", "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["spec"]["load"] == 0.8
+    lines = result.output.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("load per capability family"))
+    rows = [line.split() for line in lines[start + 1 :] if line.startswith("  ")]
+    assert len(rows) >= 3
+    loads = [float(value.rstrip("%")) for _, value in rows]
+    assert loads == sorted(loads, reverse=True)
+    assert 60 < loads[0] <= 80
+
+
+def test_gen_cluster_refuses_a_load_out_of_range(tmp_path: Path) -> None:
+    """A load outside (0, 1.5] exits with status 2, one line naming it, and no file."""
+    path = tmp_path / "never.json"
+    result = runner.invoke(app, ["gen", "cluster", *SMALL, "--load", "1.7", "-o", str(path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: --load 1.7: a load must be in (0, 1.5] (the share of its offered time the most "
+        "loaded capability family gets)\n"
+    )
+    assert not path.exists()

@@ -64,3 +64,9 @@ def test_percentile_interpolates() -> None:
     """The 95th percentile of 0..100 is 95; of nothing, 0."""
     assert percentile([float(x) for x in range(101)], 95) == pytest.approx(95)
     assert percentile([], 95) == 0.0
+
+
+def test_a_metric_missing_from_some_runs_is_averaged_over_the_others() -> None:
+    """A seed without a figure (nothing promised) is left out of the mean; none at all: None."""
+    assert mean_ci([None, 0.5, None, 0.7])["mean"] == pytest.approx(0.6)
+    assert mean_ci([None, None]) == {"mean": None, "ci95": [None, None]}

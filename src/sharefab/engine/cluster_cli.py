@@ -16,7 +16,8 @@ from typing import Annotated
 import typer
 
 from sharefab.engine.base import ENGINES, EngineError, make_engine
-from sharefab.gen.cluster import SIZES, ClusterSpec, cluster_summary, cluster_to_json
+from sharefab.gen.calibrate import cluster_loads
+from sharefab.gen.cluster import MAX_LOAD, SIZES, ClusterSpec, cluster_summary, cluster_to_json
 from sharefab.gen.instance import cluster_to_problem
 from sharefab.optimize.data import ProblemDataError
 from sharefab.optimize.io_json import to_dict
@@ -36,6 +37,15 @@ def gen_cluster_command(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 1,
     horizon_days: Annotated[int | None, typer.Option(help="Planning horizon in days.")] = None,
     region: Annotated[str | None, typer.Option(help="suzhou or dongguan.")] = None,
+    load: Annotated[
+        float | None,
+        typer.Option(
+            help="Calibrate the cluster: take orders until the most loaded capability family "
+            "gets this share of its offered time over the release days (then --orders is "
+            f"only the order mix's size), in (0, {MAX_LOAD:g}]; due dates follow each "
+            "order's flow time on empty machines."
+        ),
+    ] = None,
     interruptible: Annotated[
         bool,
         typer.Option(
@@ -57,6 +67,13 @@ def gen_cluster_command(
     if base is None:
         typer.echo(f"error: unknown size {size!r}; known: {', '.join(SIZES)}", err=True)
         raise typer.Exit(code=2)
+    if load is not None and not 0 < load <= MAX_LOAD:
+        typer.echo(
+            f"error: --load {load:g}: a load must be in (0, {MAX_LOAD:g}] (the share of its "
+            "offered time the most loaded capability family gets)",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     try:
         spec = ClusterSpec(
             factories=factories if factories is not None else base.factories,
@@ -65,6 +82,7 @@ def gen_cluster_command(
             horizon_days=horizon_days if horizon_days is not None else base.horizon_days,
             region=region or base.region,
             interruptible=interruptible,
+            load=load,
         )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -89,6 +107,14 @@ def gen_cluster_command(
         f"resources ({s['offered_share']:.0%} of their time offered), {s['orders']} orders, "
         f"{s['operations']} operations (seed {seed})"
     )
+    loads = cluster_loads(cluster)
+    typer.echo(
+        f"load per capability family (work on the fastest capable resources over the time "
+        f"offered in the first {loads.days} days; all work: {loads.overall:.0%} of all the "
+        "offered time):"
+    )
+    for family, value in sorted(loads.family.items(), key=lambda kv: (-kv[1], kv[0])):
+        typer.echo(f"  {family:<24} {value:6.1%}")
 
 
 def bench_cluster_command(

@@ -4,22 +4,81 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from sharefab.gen import SIZES, cluster_summary
+from sharefab.gen import SIZES, Cluster, cluster_summary
+from sharefab.gen.cluster import MAX_LOAD
 from sharefab.gen.instance import ClusterInputError, read_cluster
 from sharefab.sim.params import SimParams
-from sharefab.sim.policies import POLICIES
-from sharefab.sim.report import charts, results_page, table
-from sharefab.sim.runner import simulate
-from sharefab.sim.world import build_world, cluster_for
+from sharefab.sim.policies import KNOWN, POLICIES, compared
+from sharefab.sim.report import (
+    charts,
+    rejection_lines,
+    results_page,
+    sweep_chart,
+    sweep_markdown,
+    sweep_points,
+    sweep_table,
+    table,
+)
+from sharefab.sim.runner import Simulation, simulate
+from sharefab.sim.world import DEFAULT_LOAD, World, build_world, cluster_for
 
 console = Console(stderr=True)
+
+SWEEP_STEM = "on-time-vs-load"
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr, exit status 2 (bad input; nothing has been written)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _check_load(option: str, value: float) -> None:
+    if not 0 < value <= MAX_LOAD:
+        _fail(
+            f"{option} {value:g}: a load must be in (0, {MAX_LOAD:g}] (the share of its "
+            "offered time the most loaded capability family gets)"
+        )
+
+
+def parse_loads(text: str) -> list[float]:
+    """The loads of `--sweep-load` ("0.5,0.7,0.85"), each checked (exit 2 on a bad one)."""
+    loads = []
+    for part in text.split(","):
+        token = part.strip()
+        try:
+            value = float(token)
+        except ValueError:
+            _fail(
+                f"--sweep-load {token!r}: not a number; give loads in (0, {MAX_LOAD:g}] "
+                "separated by commas, e.g. 0.5,0.7,0.85,0.95"
+            )
+        _check_load("--sweep-load", value)
+        loads.append(value)
+    if len(set(loads)) != len(loads):
+        _fail(f"--sweep-load {text}: a load is given twice; give each load once")
+    return sorted(loads)
+
+
+def check_capabilities(path: Path, data: Cluster) -> None:
+    """Refuse a cluster whose orders need a capability no resource of it offers."""
+    offered = {c.code for r in data.resources for c in r.capabilities}
+    for o in data.orders:
+        for op in o.operations:
+            if op.capability_code not in offered:
+                _fail(
+                    f"{path}: order {o.reference or o.key} operation {op.seq} needs capability "
+                    f"{op.capability_code!r}, which no resource of the cluster offers; offered: "
+                    f"{', '.join(sorted(offered)) or 'none'}"
+                )
 
 
 def simulate_command(
@@ -35,11 +94,32 @@ def simulate_command(
         int, typer.Option(min=1, max=100, help="Runs with seeds seed, seed+1, ...")
     ] = 1,
     policy: Annotated[
-        str, typer.Option(help=f"One of {', '.join(POLICIES)}, or several separated by commas.")
+        str,
+        typer.Option(help=f"One of {', '.join(KNOWN)}, or several separated by commas."),
     ] = "sharefab",
     compare: Annotated[
-        bool, typer.Option(help="Run all three policies on the same random streams.")
+        bool,
+        typer.Option(
+            help=f"Run {', '.join(POLICIES)} (and clairvoyant, when it is installed) on the "
+            "same random streams."
+        ),
     ] = False,
+    load: Annotated[
+        float | None,
+        typer.Option(
+            help="Generated clusters: the most loaded capability family gets this share of "
+            f"its offered time, in (0, {MAX_LOAD:g}] (default {DEFAULT_LOAD:g})."
+        ),
+    ] = None,
+    sweep_load: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep-load",
+            help="Run the comparison at each of these loads (e.g. 0.5,0.7,0.85,0.95; a fresh "
+            f"cluster each) and report the on-time rate against load (--charts DIR: "
+            f"DIR/{SWEEP_STEM}.png, .md and .json).",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (mean and 95 % CI).")
     ] = False,
@@ -69,33 +149,40 @@ def simulate_command(
     ] = None,
 ) -> None:
     """Simulate orders arriving, machines breaking down and work running for `--weeks`, under
-    one policy or all three (`--compare`), and report utilisation, delivery and money."""
-    policies = list(POLICIES) if compare else [p.strip() for p in policy.split(",") if p.strip()]
+    one policy or all of them (`--compare`), and report utilisation, delivery and money; with
+    `--sweep-load`, the same comparison at several loads."""
+    policies = list(compared()) if compare else [p.strip() for p in policy.split(",") if p.strip()]
     if buyer_picks not in ("balanced", "fastest", "cheapest"):
-        console.print(
-            f"[red]error:[/] --buyer-picks {buyer_picks!r}: balanced, fastest or cheapest"
-        )
-        raise typer.Exit(code=2)
-    unknown = [p for p in policies if p not in POLICIES]
+        _fail(f"--buyer-picks {buyer_picks!r}: balanced, fastest or cheapest")
+    unknown = [p for p in policies if p not in KNOWN]
     if unknown or not policies:
-        console.print(
-            f"[red]error:[/] unknown policy {', '.join(unknown)!r}; "
-            f"choose from {', '.join(POLICIES)}"
+        _fail(f"unknown policy {', '.join(unknown)!r}; choose from {', '.join(KNOWN)}")
+    if load is not None:
+        _check_load("--load", load)
+    loads = parse_loads(sweep_load) if sweep_load is not None else None
+    if load is not None and loads is not None:
+        _fail("--load and --sweep-load: give one of them (the sweep sets the load of each run)")
+    if cluster is not None and (load is not None or loads is not None):
+        option = "--load" if load is not None else "--sweep-load"
+        _fail(
+            f"{option} applies to generated clusters (--size); a --cluster file is used as it "
+            "is: generate one at another load with `sharefab gen cluster --load RHO`"
         )
-        raise typer.Exit(code=2)
-    try:
-        if cluster is not None:
+    if cluster is None and size not in SIZES:
+        _fail(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    data = None
+    if cluster is not None:
+        try:
             data = read_cluster(cluster)
-        elif size in SIZES:
-            data = cluster_for(SIZES[size], weeks, seed)
-        else:
-            console.print(f"[red]error:[/] unknown size {size!r}; choose one of {list(SIZES)}")
-            raise typer.Exit(code=2)
-    except (ClusterInputError, OSError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
-    world = build_world(data, weeks)
+        except (ClusterInputError, OSError) as exc:
+            _fail(str(exc))
+        check_capabilities(cluster, data)
+    params = SimParams(buyer_picks=buyer_picks)
     run_seeds = list(range(seed, seed + seeds))
+    command = _command(
+        cluster, size, weeks, seed, seeds, compare, policies, buyer_picks, load, loads
+    )
+    points = loads if loads is not None else [load]
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -104,44 +191,34 @@ def simulate_command(
         console=console,
         transient=True,
     ) as progress:
-        runs = len(policies) * len(run_seeds)
-        task = progress.add_task("simulating", total=runs * world.end)
+        total = len(points) * len(policies) * len(run_seeds)
+        task = progress.add_task("simulating", total=total)
         done = [0]
-
-        def advance(name: str, s: int) -> None:
-            done[0] += 1
-            progress.update(task, completed=done[0] * world.end)
-
-        def tick(name: str, s: int, minute: int) -> None:
-            progress.update(
-                task,
-                completed=done[0] * world.end + minute,
-                description=f"{name} seed {s} day {minute // 1440 + 1}",
+        runs: list[dict[str, Any]] = []
+        for rho in points:
+            if data is None or loads is not None:
+                world_data = cluster_for(
+                    SIZES[size], weeks, seed, DEFAULT_LOAD if rho is None else rho
+                )
+            else:
+                world_data = data
+            world = build_world(world_data, weeks)
+            label = f"load {rho:g} " if loads is not None else ""
+            result = _run(
+                world, policies, run_seeds, params, workers, cache, progress, task, done, label
             )
-
-        result = simulate(
-            world,
-            policies,
-            run_seeds,
-            SimParams(buyer_picks=buyer_picks),
-            on_run=advance,
-            on_progress=tick,
-            workers=workers,
-            cache=cache,
-        )
-    summary = result.summary()
-    summary["cluster"] = cluster_summary(data)
-    summary["weeks"] = weeks
+            summary = result.summary()
+            summary["cluster"] = cluster_summary(world_data)
+            summary["weeks"] = weeks
+            summary["load"] = world_data.spec.load
+            runs.append({"load": rho, "summary": summary, "result": result})
+    if loads is not None:
+        _sweep_output(runs, command, run_seeds, weeks, json_output, markdown_out, chart_dir)
+        return
+    summary, result = runs[0]["summary"], runs[0]["result"]
     written = charts(chart_dir, result.daily, result.lateness) if chart_dir else []
     if markdown_out is not None:
         markdown_out.parent.mkdir(parents=True, exist_ok=True)
-        source = f"--cluster {cluster}" if cluster is not None else f"--size {size}"
-        which = "--compare" if compare else f"--policy {','.join(policies)}"
-        if buyer_picks != "balanced":
-            which += f" --buyer-picks {buyer_picks}"
-        command = (
-            f"sharefab simulate {source} --weeks {weeks} --seed {seed} --seeds {seeds} {which}"
-        )
         markdown_out.write_text(results_page(summary, command))
         written.append(markdown_out)
     if json_output:
@@ -149,5 +226,130 @@ def simulate_command(
         return
     out = Console()
     out.print(table(summary))
+    refused = rejection_lines(summary)
+    if refused:
+        out.print("rejected orders, by reason:", highlight=False)
+    for line in refused:
+        out.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
     for path in written:
         out.print(f"chart: {path}")
+
+
+def _run(
+    world: World,
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    params: SimParams,
+    workers: int,
+    cache: Path | None,
+    progress: Progress,
+    task: TaskID,
+    done: list[int],
+    label: str,
+) -> Simulation:
+    """Every policy on every seed of one world, with the progress bar kept current."""
+
+    def advance(name: str, s: int) -> None:
+        done[0] += 1
+        progress.update(task, completed=done[0])
+
+    def tick(name: str, s: int, minute: int) -> None:
+        progress.update(
+            task,
+            completed=done[0] + minute / world.end,
+            description=f"{label}{name} seed {s} day {minute // 1440 + 1}",
+        )
+
+    return simulate(
+        world,
+        policies,
+        seeds,
+        params,
+        on_run=advance,
+        on_progress=tick,
+        workers=workers,
+        cache=cache,
+    )
+
+
+def _command(
+    cluster: Path | None,
+    size: str,
+    weeks: int,
+    seed: int,
+    seeds: int,
+    compare: bool,
+    policies: Sequence[str],
+    buyer_picks: str,
+    load: float | None,
+    loads: Sequence[float] | None,
+) -> str:
+    """The command line that reproduces a run."""
+    source = f"--cluster {cluster}" if cluster is not None else f"--size {size}"
+    which = "--compare" if compare else f"--policy {','.join(policies)}"
+    if buyer_picks != "balanced":
+        which += f" --buyer-picks {buyer_picks}"
+    if load is not None:
+        which += f" --load {load:g}"
+    if loads is not None:
+        which += f" --sweep-load {','.join(f'{x:g}' for x in loads)}"
+    return f"sharefab simulate {source} --weeks {weeks} --seed {seed} --seeds {seeds} {which}"
+
+
+def _sweep_output(
+    runs: list[dict[str, Any]],
+    command: str,
+    seeds: Sequence[int],
+    weeks: int,
+    json_output: bool,
+    markdown_out: Path | None,
+    chart_dir: Path | None,
+) -> None:
+    """The sweep's table (terminal, Markdown, JSON) and chart of on-time rate against load."""
+    kept = [{"load": r["load"], "summary": r["summary"]} for r in runs]
+    doc = {
+        "sweep": {
+            "metric": "on_time_rate",
+            "loads": [r["load"] for r in runs],
+            "seeds": list(seeds),
+            "weeks": weeks,
+            "command": command,
+            "points": sweep_points(kept),
+            "runs": kept,
+        }
+    }
+    page = "\n".join(
+        [
+            "# On-time rate against load",
+            "",
+            "```",
+            command,
+            "```",
+            "",
+            f"Seeds {', '.join(map(str, seeds))}; {weeks} week{'s' if weeks != 1 else ''}; "
+            "a fresh cluster per load "
+            "(the most loaded capability family gets that share of its offered time). "
+            "On-time rate of the orders due in the period, mean [95 % confidence interval] "
+            "over the seeds.",
+            "",
+            sweep_markdown(kept),
+            "",
+        ]
+    )
+    written: list[Path] = []
+    if chart_dir is not None:
+        written.append(sweep_chart(chart_dir / f"{SWEEP_STEM}.png", kept))
+        (chart_dir / f"{SWEEP_STEM}.md").write_text(page)
+        (chart_dir / f"{SWEEP_STEM}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
+        written += [chart_dir / f"{SWEEP_STEM}.md", chart_dir / f"{SWEEP_STEM}.json"]
+    if markdown_out is not None:
+        markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        markdown_out.write_text(page)
+        written.append(markdown_out)
+    if json_output:
+        sys.stdout.write(json.dumps(doc, sort_keys=True) + "\n")
+        return
+    out = Console()
+    out.print(sweep_table(kept))
+    for path in written:
+        out.print(f"written: {path}")

@@ -26,6 +26,10 @@ class OrderOutcome:
     fate: Fate = Fate.waiting
     delivered: int | None = None  # minute the last step's work reached the buyer
     reason: str = ""  # why it was rejected
+    # whether it could be delivered by its due date on empty machines (``Arrival.feasible_alone``)
+    feasible_alone: bool = True
+    # the delivery minute the platform promised the buyer (None: no promise was made)
+    promised: int | None = None
 
 
 @dataclass

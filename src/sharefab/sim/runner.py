@@ -14,7 +14,12 @@ from typing import Any
 
 import sharefab
 from sharefab.sim.arrivals import make_scenario
-from sharefab.sim.metrics import daily_utilisation, lateness_hours, run_metrics
+from sharefab.sim.metrics import (
+    daily_utilisation,
+    lateness_hours,
+    rejection_reasons,
+    run_metrics,
+)
 from sharefab.sim.params import SimParams
 from sharefab.sim.policies import get_policy
 from sharefab.sim.record import RunRecord
@@ -24,22 +29,23 @@ from sharefab.sim.world import World
 
 @dataclass
 class Simulation:
-    """Per policy: each seed's metrics, daily utilisation and lateness."""
+    """Per policy: each seed's metrics, daily utilisation, lateness and rejection reasons."""
 
     seeds: list[int]
     metrics: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     daily: dict[str, list[list[float]]] = field(default_factory=dict)
     lateness: dict[str, list[float]] = field(default_factory=dict)
+    reasons: dict[str, list[dict[str, int]]] = field(default_factory=dict)
     records: dict[str, list[RunRecord]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return summarise(self.metrics, self.seeds)
+        return summarise(self.metrics, self.seeds, self.reasons)
 
 
-Outcome = tuple[dict[str, float], list[float], list[float], RunRecord]
+Outcome = tuple[dict[str, float], list[float], list[float], dict[str, int], RunRecord]
 
 # Relative cost of one run per policy: the longest go to the process pool first.
-_COST = {"sharefab": 100, "greedy": 2, "isolated": 1}
+_COST = {"sharefab": 100, "clairvoyant": 50, "greedy-edd": 3, "greedy": 2, "isolated": 1}
 
 
 @lru_cache(maxsize=1)
@@ -94,12 +100,14 @@ def _play(
     params: SimParams | None,
     tick: Callable[[int], None] | None = None,
 ) -> Outcome:
-    """One policy on one seed: its metrics, daily utilisation, lateness and record."""
+    """One policy on one seed: its metrics, daily utilisation, lateness, rejection reasons
+    and record."""
     record = get_policy(name)(world, make_scenario(world, seed, params), tick, params)
     return (
         run_metrics(record, world),
         daily_utilisation(record, world),
         lateness_hours(record),
+        rejection_reasons(record),
         record,
     )
 
@@ -124,6 +132,7 @@ def simulate(
     out = Simulation(seeds=list(seeds))
     for name in policies:
         out.metrics[name], out.daily[name], out.lateness[name] = [], [], []
+        out.reasons[name] = []
         if keep_records:
             out.records[name] = []
     jobs = [(name, seed) for seed in seeds for name in policies]
@@ -157,10 +166,11 @@ def simulate(
             tick = (lambda m, n=name, s=seed: on_progress(n, s, m)) if on_progress else None
             finished(name, seed, _play(world, name, seed, params, tick))
     for name, seed in jobs:
-        metrics, daily, late, record = results[(name, seed)]
+        metrics, daily, late, reasons, record = results[(name, seed)]
         out.metrics[name].append(metrics)
         out.daily[name].append(daily)
         out.lateness[name].extend(late)
+        out.reasons[name].append(reasons)
         if keep_records:
             out.records[name].append(record)
     return out

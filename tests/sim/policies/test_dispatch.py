@@ -30,7 +30,7 @@ def check_conservation(record: RunRecord, world: World, scenario_arrivals: int) 
             assert any(e.order == o.order for e in record.executions)
 
 
-@pytest.mark.parametrize("policy", ["isolated", "greedy"])
+@pytest.mark.parametrize("policy", ["isolated", "greedy", "greedy-edd"])
 def test_conservation(world: World, policy: str) -> None:
     """No order is lost: arrivals equal completed + in progress + waiting + rejected."""
     scenario = make_scenario(world, 1)
@@ -40,7 +40,7 @@ def test_conservation(world: World, policy: str) -> None:
     assert sum(o.fate == Fate.completed for o in record.orders.values()) > 0
 
 
-@pytest.mark.parametrize("policy", ["isolated", "greedy"])
+@pytest.mark.parametrize("policy", ["isolated", "greedy", "greedy-edd"])
 def test_simulated_time_never_goes_backwards(world: World, policy: str) -> None:
     """The events a run handles come in non-decreasing time, all inside the period."""
     record = get_policy(policy)(world, make_scenario(world, 2))
@@ -72,8 +72,8 @@ def test_greedy_lends_capacity(world: World) -> None:
 
 def test_same_seed_same_figures(world: World) -> None:
     """Two simulations with the same seeds give byte-identical JSON."""
-    a = simulate(world, ["isolated", "greedy"], [1, 2]).summary()
-    b = simulate(world, ["isolated", "greedy"], [1, 2]).summary()
+    a = simulate(world, ["isolated", "greedy", "greedy-edd"], [1, 2]).summary()
+    b = simulate(world, ["isolated", "greedy", "greedy-edd"], [1, 2]).summary()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
@@ -91,7 +91,7 @@ def test_a_process_pool_gives_the_same_figures(world: World) -> None:
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
-@pytest.mark.parametrize("policy", ["isolated", "greedy"])
+@pytest.mark.parametrize("policy", ["isolated", "greedy", "greedy-edd"])
 def test_work_starts_inside_capacity_windows(world: World, policy: str) -> None:
     """Every step starts inside a window of its resource; one that may not pause fits its
     planned time in that window, one that may pause works only inside windows."""

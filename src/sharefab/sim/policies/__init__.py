@@ -1,4 +1,5 @@
-"""The platform's behaviours the simulator compares: isolated, greedy and sharefab."""
+"""The platform's behaviours the simulator compares: isolated, greedy, greedy-edd and sharefab,
+and the clairvoyant reference (the cluster planner told the whole scenario in advance)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,17 @@ class Policy(Protocol):
     ) -> RunRecord: ...
 
 
-POLICIES = ("isolated", "greedy", "sharefab")
+POLICIES = ("isolated", "greedy", "greedy-edd", "sharefab")
+"""The online policies, in the order `--compare` runs and reports them."""
+
+REFERENCES = ("clairvoyant",)
+"""Not a policy a platform could run: the limit an online policy is measured against."""
+
+KNOWN = POLICIES + REFERENCES
 
 
 def get_policy(name: str) -> Policy:
-    """The policy called `name` (one of `POLICIES`)."""
+    """The policy called `name` (one of `KNOWN`)."""
     if name == "isolated":
         from sharefab.sim.policies.isolated import run_isolated
 
@@ -39,8 +46,26 @@ def get_policy(name: str) -> Policy:
         from sharefab.sim.policies.greedy import run_greedy
 
         return run_greedy
+    if name == "greedy-edd":
+        from sharefab.sim.policies.greedy_edd import run_greedy_edd
+
+        return run_greedy_edd
     if name == "sharefab":
         from sharefab.sim.policies.sharefab import run_sharefab
 
         return run_sharefab
-    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
+    if name == "clairvoyant":
+        from sharefab.sim.policies.clairvoyant import run_clairvoyant
+
+        return run_clairvoyant
+    raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(KNOWN)}")
+
+
+def compared() -> tuple[str, ...]:
+    """What `--compare` runs: every online policy, and the clairvoyant reference when its
+    module imports."""
+    try:
+        get_policy("clairvoyant")
+    except ImportError:
+        return POLICIES
+    return KNOWN

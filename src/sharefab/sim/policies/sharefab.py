@@ -253,7 +253,9 @@ class _Run:
     def _arrive(self, a: Arrival) -> None:
         w = self.world
         o = w.cluster.orders[a.order]
-        outcome = OrderOutcome(a.order, a.at, a.due, w.home[a.order])
+        outcome = OrderOutcome(
+            a.order, a.at, a.due, w.home[a.order], feasible_alone=a.feasible_alone
+        )
         self.record.orders[a.order] = outcome
         buyer = self.principals[w.org_index[o.buyer_org_key]]
         data = OrderCreate(
