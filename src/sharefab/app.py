@@ -17,6 +17,8 @@ from sharefab.capacity.api import router as capacity_router
 from sharefab.execution.api import router as execution_router
 from sharefab.identity.api import auth_router
 from sharefab.identity.api import router as identity_router
+from sharefab.jobs.api import router as jobs_router
+from sharefab.jobs.runner import Runner
 from sharefab.kit import offload
 from sharefab.kit.db import get_engine
 from sharefab.kit.middleware import (
@@ -30,6 +32,7 @@ from sharefab.kit.observability import MetricsMiddleware, configure_logging, met
 from sharefab.kit.problems import install_problem_handlers, problem_response
 from sharefab.kit.settings import get_settings
 from sharefab.ledger.api import router as ledger_router
+from sharefab.market import reoptimise_job
 from sharefab.market.api import router as market_router
 from sharefab.orders.api import router as orders_router
 from sharefab.reputation.api import credit_router, ratings_router
@@ -44,16 +47,23 @@ def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastA
 
     With `solver_processes` > 0, quote and replan solves run in that many worker processes
     (started and stopped with the app; see kit/offload.py); with 0 they run in the request's
-    thread.
+    thread. Jobs (re-optimisation) run in threads of this process; with the setting
+    `reoptimise_every_minutes` the app starts one that often while it serves.
     """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if solver_processes > 0:
             offload.start(solver_processes)
+        every = get_settings().reoptimise_every_minutes
+        if every:
+            runner.schedule(
+                reoptimise_job.KIND, every, lambda: reoptimise_job.params(time_limit=None)
+            )
         try:
             yield
         finally:
+            runner.close()
             if solver_processes > 0:
                 offload.stop()
 
@@ -66,6 +76,9 @@ def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastA
         openapi_url="/openapi.json",
     )
     app.state.engine = engine or get_engine()
+    # Jobs run in threads of this process (see jobs/runner.py); each kind names its function.
+    runner = Runner(app.state.engine, {reoptimise_job.KIND: reoptimise_job.run})
+    app.state.jobs = runner
     install_problem_handlers(app)
     audit_recorder.install()
     settings = get_settings()
@@ -90,6 +103,7 @@ def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastA
     api.include_router(ratings_router)
     api.include_router(market_router)
     api.include_router(execution_router)
+    api.include_router(jobs_router)
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

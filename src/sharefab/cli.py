@@ -11,7 +11,7 @@ from sharefab.integrity.cli import check_command
 from sharefab.platform_cli import (
     db_app,
     demo_command,
-    plan_command,
+    plan_app,
     seed_command,
     serve_command,
 )
@@ -27,7 +27,7 @@ app = typer.Typer(
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
 app.command("seed")(seed_command)
-app.command("plan")(plan_command)
+app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.command("solve")(solve_command)

@@ -9,6 +9,7 @@ def import_all_models() -> None:
     import sharefab.capacity.models
     import sharefab.execution.models
     import sharefab.identity.models
+    import sharefab.jobs.models
     import sharefab.kit.idempotency_models
     import sharefab.ledger.models
     import sharefab.market.models

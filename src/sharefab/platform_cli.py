@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -189,19 +190,186 @@ def demo_command(
     )
 
 
-def plan_command(
-    database: DatabaseOption = None,
-    time_limit: Annotated[float, typer.Option(help="Solver seconds.")] = 30.0,
-) -> None:
-    """Re-optimise every booking not yet started (cut lateness and cost, keep promises)."""
-    from rich.table import Table
+# --- the plan: re-optimisation jobs -------------------------------------------------------
 
-    from sharefab.market.replan import reoptimise
+plan_app = typer.Typer(
+    no_args_is_help=True,
+    help="The plan: re-optimise it (a job with a progress bar), follow, list and cancel jobs.",
+)
+POLL_SECONDS = 0.5
+
+
+@plan_app.command("reoptimise")
+def plan_reoptimise(
+    database: DatabaseOption = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Solver seconds (default: the reoptimise_seconds setting)."),
+    ] = None,
+) -> None:
+    """Re-optimise every booking not yet started (cut lateness and cost, keep promises), as a
+    job run here: a progress bar until it ends; Ctrl-C cancels it and nothing changes."""
+    from sharefab.jobs.models import JobTrigger
+    from sharefab.jobs.runner import Runner
+    from sharefab.kit.errors import SharefabError
+    from sharefab.market import reoptimise_job
 
     engine = open_database(database)
-    with console.status("re-optimising the plan ..."), unit_of_work(engine) as session:
-        report = reoptimise(session, time_limit=time_limit)
-    table = Table(title=f"{len(report.moves)} bookings moved")
+    runner = Runner(engine, {reoptimise_job.KIND: reoptimise_job.run})
+    try:
+        job_id = runner.start(
+            reoptimise_job.KIND, reoptimise_job.params(time_limit), trigger=JobTrigger.cli
+        )
+    except SharefabError as exc:
+        raise fail(exc.detail) from None
+    _finish(_follow(engine, job_id, runner, here=True))
+
+
+@plan_app.command("watch")
+def plan_watch(
+    job_id: Annotated[int, typer.Argument(help="The job to follow (see `sharefab plan jobs`).")],
+    database: DatabaseOption = None,
+) -> None:
+    """Follow a job (started by the server, the schedule or another command) until it ends;
+    Ctrl-C cancels it."""
+    from sharefab.jobs.runner import Runner
+
+    engine = open_database(database)
+    _finish(_follow(engine, job_id, Runner(engine, {}), here=False))
+
+
+@plan_app.command("cancel")
+def plan_cancel(
+    job_id: Annotated[int, typer.Argument(help="The job to cancel.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Cancel a job: a queued one ends now, a running one stops at its next check."""
+    from sharefab.jobs import service as jobs
+    from sharefab.kit.errors import SharefabError
+
+    engine = open_database(database)
+    try:
+        with unit_of_work(engine) as session:
+            job = jobs.request_cancel(session, None, job_id)
+            state, message = job.state.value, job.message
+    except SharefabError as exc:
+        raise fail(exc.detail) from None
+    console.print(f"job {job_id}: {state}, {message}", highlight=False)
+
+
+@plan_app.command("jobs")
+def plan_jobs(
+    database: DatabaseOption = None,
+    kind: Annotated[str | None, typer.Option(help="Only jobs of this kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 20,
+) -> None:
+    """List jobs, newest first (a job whose process stopped shows as failed)."""
+    from rich.table import Table
+
+    from sharefab.jobs.repository import list_jobs
+    from sharefab.jobs.runner import Runner
+
+    engine = open_database(database)
+    Runner(engine, {}).reap()  # jobs of processes that stopped show as failed
+    with unit_of_work(engine, write=False) as session:
+        rows = list(session.scalars(list_jobs(kind=kind).limit(limit)))
+    table = Table(title=f"{len(rows)} jobs" if rows else "no jobs yet")
+    for column in ("id", "kind", "state", "progress", "started", "by", "message"):
+        table.add_column(column, justify="right" if column in ("id", "progress") else "left")
+    for j in rows:
+        by = j.trigger.value + (f" (org {j.organization_id})" if j.organization_id else "")
+        table.add_row(
+            str(j.id),
+            j.kind,
+            j.state.value + (" (cancel requested)" if j.cancel_requested and j.active else ""),
+            f"{j.progress:.0%}",
+            f"{j.started_at or j.created_at:%Y-%m-%d %H:%M}",
+            by,
+            j.message,
+        )
+    Console().print(table)
+
+
+def _follow(engine: Engine, job_id: int, runner: Any, *, here: bool) -> Any:
+    """A Rich progress bar over the job until it ends; the first Ctrl-C cancels it (and waits
+    for it to stop), a second one stops following. Returns the finished job row.
+
+    `here`: `runner` runs the job in this process; otherwise it only declares the job failed
+    if the process running it stops."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from sharefab.jobs import service as jobs
+    from sharefab.kit.errors import Conflict, SharefabError
+
+    def read() -> Any:
+        with unit_of_work(engine, write=False) as session:
+            return jobs.get_job(session, None, job_id)
+
+    try:
+        job = read()
+    except SharefabError as exc:
+        raise fail(exc.detail) from None
+    cancelling = False
+    columns = (
+        TextColumn(f"job {job_id} ({job.kind})"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(job.message, total=1.0)
+        while True:
+            try:
+                if not here:
+                    runner.reap()
+                job = read()
+                best = ", ".join(f"{k} {v}" for k, v in (job.best or {}).items())
+                line = job.message + (f"  [best: {best}]" if best else "")
+                bar.update(task, completed=job.progress, description=line)
+                if not job.active:
+                    break
+                _pause(POLL_SECONDS)
+            except KeyboardInterrupt:
+                if cancelling:
+                    raise fail(
+                        f"stopped following job {job_id}; it goes on "
+                        f"(`sharefab plan cancel {job_id}` cancels it)",
+                        code=130,
+                    ) from None
+                cancelling = True
+                bar.update(task, description="cancelling (Ctrl-C again to stop following) ...")
+                if here:
+                    runner.cancel(job_id)  # it runs here: it stops now
+                    continue
+                try:
+                    with unit_of_work(engine) as session:
+                        jobs.request_cancel(session, None, job_id)
+                except Conflict:
+                    pass  # it finished meanwhile
+        if job.state.value != "succeeded":
+            bar.update(task, completed=job.progress)
+    if here:
+        runner.wait(job_id, timeout=10)
+    return job
+
+
+def _pause(seconds: float) -> None:
+    """Wait between two looks at a followed job (where Ctrl-C usually lands)."""
+    time.sleep(seconds)
+
+
+def _finish(job: Any) -> None:
+    """Print the finished job's outcome; exit 1 unless it succeeded."""
+    from rich.table import Table
+
+    if job.state.value == "cancelled":
+        raise fail(f"job {job.id} was cancelled; the plan is unchanged")
+    if job.state.value != "succeeded":
+        raise fail(f"job {job.id} {job.state.value}: {job.error or job.message}")
+    report = job.result or {}
+    moved = report.get("moved", [])
+    table = Table(title=f"job {job.id}: {len(moved)} bookings moved")
     for column in (
         "order",
         "operation",
@@ -211,15 +379,17 @@ def plan_command(
         "other provider",
     ):
         table.add_column(column)
-    for m in report.moves:
+    for m in moved:
         table.add_row(
-            str(m.order_id),
-            str(m.operation_id),
-            str(m.from_resource_id),
-            str(m.to_resource_id),
-            m.starts_at.isoformat(timespec="minutes"),
-            "yes" if m.other_provider else "",
+            str(m["order_id"]),
+            str(m["operation_id"]),
+            str(m["from_resource_id"]),
+            str(m["to_resource_id"]),
+            str(m["starts_at"])[:16],
+            "yes" if m["other_provider"] else "",
         )
     Console().print(table)
-    for p in report.promises:
+    for p in report.get("promised_dates_changed", []):
         console.print(f"order {p['order_id']}: promised date moved to {p['new_promised_at']}")
+    for u in report.get("unplaced", []):
+        console.print(f"not placed: {u.get('reason', u)}", highlight=False)

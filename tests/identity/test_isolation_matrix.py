@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from sharefab.jobs.models import Job
 from sharefab.kit.db import unit_of_work
 from sharefab.ledger import service as ledger
 from sharefab.reputation import service as reputation
@@ -169,6 +170,16 @@ def _credit(c: TestClient, marker: str) -> Owned:
     return Owned(str(org_id), f'"quantity_done":{total}')
 
 
+def _job(c: TestClient, marker: str) -> Owned:
+    """A queued job of the caller's organisation (of a kind of its own, so they never clash)."""
+    org_id = c.get("/api/v1/me").json()["organization"]["id"]
+    with unit_of_work(c.app.state.engine) as s:  # type: ignore[attr-defined]
+        job = Job(kind=f"probe-{marker}"[:40], organization_id=org_id, message=marker)
+        s.add(job)
+        s.flush()
+        return Owned(str(job.id), marker)
+
+
 RIVAL: list[TestClient] = []  # a provider and buyer outside the matrix, set per test
 
 
@@ -271,6 +282,8 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/ledger/accounts/{account_id}/entries"): Route(_ledger_entries, 200, 200),
     ("GET", "/api/v1/ledger/escrow/{order_id}"): Route(_escrow, 200, 200, buyers_only=True),
     ("GET", "/api/v1/credit/{organization_id}"): Route(_credit, 200, 200),
+    ("GET", "/api/v1/jobs/{job_id}"): Route(_job, 200, 200),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): Route(_job, 200, 200),
 }
 
 FOREIGN = {
@@ -381,6 +394,7 @@ LIST_ROUTES = (
     "/api/v1/ledger/transfers",
     "/api/v1/credit/me",
     "/api/v1/ratings",
+    "/api/v1/jobs",
 )
 
 
@@ -395,6 +409,7 @@ def test_lists_hold_no_foreign_rows(app_client: TestClient, tenants: Tenants) ->
             _window(c, f"LIST{owner}w").marker,
             _user(c, f"LIST{owner}u").marker,
             _key(c, f"LIST{owner}k").marker,
+            _job(c, f"LIST{owner}j").marker,
         ]
         if owner != "provider2":
             made.append(_order(c, f"LIST{owner}o").marker)

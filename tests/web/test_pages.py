@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from sharefab.web.i18n import Formatter, from_accept_language
 from tests.factories import Tenants, created, make_resource, make_site, order_body
+from tests.jobs.support import wait_for
 from tests.web.conftest import PageClient
 
 
@@ -245,11 +246,18 @@ class TestFlow:
         assert "routing" in resp.text
         assert 'value="Bracket"' in resp.text
 
-    def test_reoptimise_returns_its_report(self, pages: dict[str, PageClient]) -> None:
-        """The dashboard's re-optimise button (an HTMX post) answers with the report."""
+    def test_reoptimise_starts_a_job_the_panel_follows(self, pages: dict[str, PageClient]) -> None:
+        """The dashboard's re-optimise button (an HTMX post) starts a job and answers with the
+        jobs panel, which polls until the job's report shows."""
         resp = pages["operator"].post("/operator/reoptimise")
         assert resp.status_code == 200
-        assert "Re-optimisation finished" in resp.text
+        assert 'id="jobs-panel"' in resp.text
+        assert 'data-state="queued"' in resp.text or 'data-state="running"' in resp.text
+        assert 'hx-trigger="every 2s"' in resp.text
+        wait_for(
+            lambda: "Re-optimisation finished" in pages["operator"].get("/operator/jobs").text,
+            what="the report in the jobs panel",
+        )
 
 
 class TestAssets:

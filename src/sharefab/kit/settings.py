@@ -85,6 +85,30 @@ class Settings(BaseSettings):
         "deterministic time per solve (one worker, fixed seed) instead of the wall clock, so "
         "the same state gives the same plan on any load (the simulator sets it).",
     )
+    job_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a running job proves its process is alive (and picks up a "
+        "cancel requested elsewhere).",
+    )
+    job_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A queued or running job whose heartbeat is older than this is failed "
+        "('the process running it stopped') when jobs are listed or one is started.",
+    )
+    reoptimise_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="Solver seconds of a re-optimisation job started without a time limit "
+        "(the schedule's, the operator page's).",
+    )
+    reoptimise_every_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="`sharefab serve` starts a re-optimisation job this often (unset: never; "
+        "the operator starts one by hand).",
+    )
     cookie_secure: bool = Field(
         default=False, description="Send session cookies over HTTPS only (set behind TLS)."
     )

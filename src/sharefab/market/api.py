@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response, status
 
 from sharefab.identity.deps import CurrentPrincipal, scoped
+from sharefab.jobs import service as jobs
+from sharefab.jobs.deps import RunnerDep
+from sharefab.jobs.models import JobTrigger
+from sharefab.jobs.schemas import JobPublic
 from sharefab.kit.api import PROBLEM_RESPONSES, SessionDep, read_first
 from sharefab.kit.errors import Forbidden, InvalidInput, field_error
 from sharefab.kit.idempotency import IdempotencyDep
 from sharefab.kit.settings import get_settings
-from sharefab.market import lifecycle, replan, service
+from sharefab.market import lifecycle, reoptimise_job, service
 from sharefab.market.schemas import (
     AcceptedPublic,
     BookingPublic,
@@ -170,28 +174,68 @@ def rate(
     return idem.run(produce)
 
 
-@router.post("/plans/reoptimise")
+@router.post(
+    "/plans/reoptimise",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={
+        202: {
+            "description": "The job is queued; follow it at the `Location` (GET /jobs/{id})",
+            "headers": {"Location": {"description": "The job", "schema": {"type": "string"}}},
+        }
+    },
+)
+@read_first
 def reoptimise(
     session: SessionDep,
     principal: CurrentPrincipal,
+    idem: IdempotencyDep,
+    runner: RunnerDep,
+    response: Response,
+    background: BackgroundTasks,
     time_limit: Annotated[
-        float,
+        float | None,
         Query(
             gt=0,
-            description="Solver seconds (at most the server's max_solver_seconds)",
+            description="Solver seconds (at most the server's max_solver_seconds; default its "
+            "reoptimise_seconds)",
             json_schema_extra={"maximum": get_settings().max_solver_seconds},
         ),
-    ] = 20.0,
-) -> dict[str, Any]:
-    """Operator: re-place every booking not yet started to cut lateness and cost while keeping
-    promised dates; reports what moved and which promised dates changed."""
+    ] = None,
+) -> Any:
+    """Operator: start a re-optimisation job that re-places every booking not yet started to
+    cut lateness and cost while keeping promised dates. Answers 202 with the job at once
+    (follow it at `Location`; cancel with POST /jobs/{id}/cancel); its result reports what
+    moved and which promised dates changed. 409 names the job already queued or running."""
     if not principal.is_operator:
         raise Forbidden("only the platform operator re-optimises the plan")
     cap = get_settings().max_solver_seconds
-    if not time_limit <= cap:  # also refuses inf
+    if time_limit is not None and not time_limit <= cap:  # also refuses inf
         raise InvalidInput(
-            f"time_limit {time_limit} s is more solver time than one request may use ({cap:g} s); "
-            "ask for less",
+            f"time_limit {time_limit} s is more solver time than the server allows "
+            f"({cap:g} s); ask for less",
             errors=[field_error("query.time_limit", f"at most {cap:g}")],
         )
-    return replan.reoptimise(session, time_limit=time_limit).as_dict()
+
+    def free() -> None:  # on the read snapshot: a second start is refused at once
+        jobs.ensure_free(
+            session, reoptimise_job.KIND, stale_after=runner.stale_seconds, spare=runner.local_ids()
+        )
+
+    def start(_: None) -> JobPublic:  # in the short write transaction
+        job = jobs.start_job(
+            session,
+            reoptimise_job.KIND,
+            reoptimise_job.params(time_limit),
+            principal=principal,
+            trigger=JobTrigger.api,
+            stale_after=runner.stale_seconds,
+            spare=runner.local_ids(),
+        )
+        return JobPublic.model_validate(job)
+
+    answer = idem.run_read_first(free, start, status_code=status.HTTP_202_ACCEPTED)
+    if isinstance(answer, JobPublic):  # not a replayed or refused answer
+        background.add_task(runner.submit, answer.id)  # after the commit, off the request
+        response.headers["Location"] = f"/api/v1/jobs/{answer.id}"
+    return answer

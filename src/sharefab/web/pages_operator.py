@@ -1,9 +1,11 @@
 """The operator dashboard: idle capacity by capability family and region, a utilisation heat
 map, on-time rate, orders by state, revenue and fees, bottleneck capabilities, providers by
-credit score; and the button that re-optimises the plan, with progress while it runs.
+credit score; and the jobs panel: start a re-optimisation, watch its progress and best
+objective so far, cancel it, read its report.
 
-The re-optimisation runs inside the request (HTMX posts it and shows a progress bar that fills
-over the solver's time limit); it is not yet a persisted job.
+Re-optimisation is a persisted job (jobs/): the button starts it and returns at once; the
+panel polls (HTMX, every 2 s while a job is queued or running, every 20 s otherwise), so a
+job started elsewhere (the API, the CLI, the schedule) shows up too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -21,23 +23,30 @@ from sharefab.capacity import service as capacity
 from sharefab.execution import service as execution
 from sharefab.identity import service as identity
 from sharefab.identity.principal import Principal
-from sharefab.kit.api import SessionDep
+from sharefab.jobs import service as jobs
+from sharefab.jobs.deps import RunnerDep
+from sharefab.jobs.models import Job, JobTrigger
+from sharefab.jobs.runner import Runner
+from sharefab.kit.api import SessionDep, read_first
+from sharefab.kit.db import begin_write
 from sharefab.kit.errors import SharefabError
-from sharefab.kit.settings import get_settings
+from sharefab.kit.pagination import PageParams
+from sharefab.kit.repository import paginate
 from sharefab.kit.timespan import Span, clip, minutes
 from sharefab.kit.types import utcnow
 from sharefab.ledger import service as ledger
 from sharefab.ledger.models import AccountKind
-from sharefab.market import replan
+from sharefab.market import reoptimise_job
 from sharefab.market.models import BookingStatus
 from sharefab.orders import service as orders
 from sharefab.orders.models import OrderStatus
 from sharefab.reputation import service as reputation
 from sharefab.web import charts
-from sharefab.web.i18n import DISPLAY_TZ, STATUS_LABELS, Formatter, negotiate
+from sharefab.web.i18n import DISPLAY_TZ, N_, STATUS_LABELS, Formatter, negotiate
 from sharefab.web.render import (
     PageRoute,
     PostViewerDep,
+    Viewer,
     ViewerDep,
     need_role,
     render,
@@ -51,7 +60,17 @@ router = APIRouter(prefix="/operator", route_class=PageRoute, include_in_schema=
 HORIZON_DAYS = 28
 HEATMAP_DAYS = 14
 HEATMAP_ROWS = 24
-REOPTIMISE_SECONDS = 10.0
+JOBS_SHOWN = 6
+REPORT_ROWS = 12
+# A job's state: its label and the badge colour of the matching order or booking state.
+JOB_STATES = {
+    "queued": (N_("Queued"), "open"),
+    "running": (N_("Running"), "in_progress"),
+    "succeeded": (N_("Succeeded"), "done"),
+    "failed": (N_("Failed"), "disputed"),
+    "cancelled": (N_("Cancelled"), "cancelled"),
+}
+JOB_KINDS = {reoptimise_job.KIND: N_("Re-optimisation")}
 WAITING = (OrderStatus.draft, OrderStatus.quoted)
 
 
@@ -244,7 +263,9 @@ def _label(status: str) -> str:
 
 
 @router.get("", response_class=HTMLResponse)
-def operator_home(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
+def operator_home(
+    request: Request, db: SessionDep, viewer: ViewerDep, runner: RunnerDep
+) -> Response:
     """The platform at a glance."""
     need_role(viewer, "operator")
     board = dashboard(db, viewer.principal, request)
@@ -261,26 +282,106 @@ def operator_home(request: Request, db: SessionDep, viewer: ViewerDep) -> Respon
             "charts": board.charts,
             "recent": recent[:12],
             "names": names,
-            "seconds": min(REOPTIMISE_SECONDS, get_settings().max_solver_seconds),
             "horizon_days": HORIZON_DAYS,
+            **_jobs_panel(db, viewer, runner),
         },
     )
 
 
-@router.post("/reoptimise", response_class=HTMLResponse)
-def reoptimise(request: Request, db: SessionDep, viewer: PostViewerDep) -> Response:
-    """Re-place every booking not yet started (HTMX swaps in the report)."""
+def _jobs_panel(
+    db: Session, viewer: Viewer, runner: Runner, error: str | None = None
+) -> dict[str, Any]:
+    """What the jobs panel shows: the newest jobs, and the newest re-optimisation's report."""
+    if runner.reap():
+        db.commit()  # read what the reaping wrote (a new snapshot)
+    shown, _ = paginate(
+        db, jobs.visible_jobs(viewer.principal), PageParams(limit=JOBS_SHOWN, offset=0)
+    )
+    latest: Job | None = next((j for j in shown if j.kind == reoptimise_job.KIND), None)
+    report = latest.result if latest is not None and latest.state.value == "succeeded" else None
+    names: dict[int, str] = {}
+    if report is not None and report.get("moved"):
+        names = {r.id: r.name for r in db.scalars(capacity.visible_resources(viewer.principal))}
+        moved = [
+            {**mv, "starts_at": datetime.fromisoformat(mv["starts_at"])} for mv in report["moved"]
+        ]
+        report = {**report, "moved": moved}
+    return {
+        "jobs": shown,
+        "job_states": JOB_STATES,
+        "job_kinds": JOB_KINDS,
+        "busy": any(j.active for j in shown),
+        "reoptimising": any(j.active and j.kind == reoptimise_job.KIND for j in shown),
+        "report_job": latest if report is not None else None,
+        "report": report,
+        "report_rows": REPORT_ROWS,
+        "resource_names": names,
+        "jobs_error": error,
+    }
+
+
+def _panel(
+    request: Request, db: Session, viewer: Viewer, runner: Runner, error: str | None = None
+) -> Response:
+    full = {**base_context(request, viewer), **_jobs_panel(db, viewer, runner, error)}
+    return templates.TemplateResponse(request, "operator/_jobs.html", full)
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def jobs_panel(request: Request, db: SessionDep, viewer: ViewerDep, runner: RunnerDep) -> Response:
+    """The jobs panel alone (HTMX polls it)."""
     need_role(viewer, "operator")
-    limit = min(REOPTIMISE_SECONDS, get_settings().max_solver_seconds)
-    context: dict[str, Any] = {}
+    return _panel(request, db, viewer, runner)
+
+
+@router.post("/reoptimise", response_class=HTMLResponse)
+@read_first
+def reoptimise(
+    request: Request,
+    db: SessionDep,
+    viewer: PostViewerDep,
+    runner: RunnerDep,
+    background: BackgroundTasks,
+) -> Response:
+    """Start a re-optimisation job (HTMX swaps in the jobs panel, which then follows it)."""
+    need_role(viewer, "operator")
     try:
-        report = replan.reoptimise(db, time_limit=limit).as_dict()
-        context["report"] = report
-        context["resource_names"] = {
-            r.id: r.name for r in db.scalars(capacity.visible_resources(viewer.principal))
-        }
+        # refused at once on the snapshot if one runs; started in a short write transaction
+        jobs.ensure_free(
+            db, reoptimise_job.KIND, stale_after=runner.stale_seconds, spare=runner.local_ids()
+        )
+        begin_write(db)
+        job = jobs.start_job(
+            db,
+            reoptimise_job.KIND,
+            reoptimise_job.params(),
+            principal=viewer.principal,
+            trigger=JobTrigger.page,
+            stale_after=runner.stale_seconds,
+            spare=runner.local_ids(),
+        )
     except SharefabError as exc:
         db.rollback()
-        context["error"] = exc.detail
-    full = {**base_context(request, viewer), **context}
-    return templates.TemplateResponse(request, "operator/_reoptimised.html", full)
+        return _panel(request, db, viewer, runner, exc.detail)
+    db.commit()  # the job exists before its thread looks for it
+    background.add_task(runner.submit, job.id)
+    return _panel(request, db, viewer, runner)
+
+
+@router.post("/jobs/{job_id}/cancel", response_class=HTMLResponse)
+@read_first
+def cancel_job(
+    request: Request, db: SessionDep, viewer: PostViewerDep, runner: RunnerDep, job_id: int
+) -> Response:
+    """Cancel a job (HTMX swaps in the jobs panel)."""
+    need_role(viewer, "operator")
+    try:
+        jobs.get_job(db, viewer.principal, job_id)
+        runner.cancel(job_id)  # this process runs it: it stops now (see the API's cancel)
+        begin_write(db)
+        jobs.request_cancel(db, viewer.principal, job_id)
+    except SharefabError as exc:
+        db.rollback()
+        return _panel(request, db, viewer, runner, exc.detail)
+    db.commit()
+    return _panel(request, db, viewer, runner)
