@@ -379,6 +379,7 @@ def _write(
                         class_unit_seconds=dict(op.class_unit_seconds),
                         predecessors=list(op.predecessors),
                         material=op.material or o.material,
+                        interruptible=op.interruptible,
                     )
                     for op in o.operations
                 ],

@@ -45,7 +45,9 @@ def test_future_event_refused(app_client: TestClient, tenants: Tenants) -> None:
 
 
 def test_rework_moves_the_next_step(app_client: TestClient, tenants: Tenants) -> None:
-    """Scrap needing 2 days of rework pushes the next step and reports the new promised date."""
+    """Scrap needing 2 days of rework pushes the next step (the work order says why); the
+    promised date (the due date, 4 days out) still holds, and a promise only moves when the
+    delivery passes it."""
     w = booked_order(app_client, tenants)
     created(report(w["p"], w["first"], type="started"))
     out = created(report(w["p"], w["first"], type="scrapped", quantity=1, rework_minutes=2880))
@@ -53,6 +55,12 @@ def test_rework_moves_the_next_step(app_client: TestClient, tenants: Tenants) ->
     assert [m["old_booking_id"] for m in moved] == [w["second"]["id"]]
     first_now = w["p"].get(f"/api/v1/work-orders/{w['first']['id']}").json()
     assert moved[0]["starts_at"] >= first_now["ends_at"]
+    second = w["p"].get(f"/api/v1/work-orders/{w['second']['id']}").json()
+    assert "rework" in second["moved_reason"]
+    assert out["replan"]["promised_dates_changed"] == []
+    order = w["b"].get(f"/api/v1/orders/{w['order']['id']}").json()
+    assert order["promised_at"] == order["due_at"]
+    out = created(report(w["p"], w["first"], type="scrapped", quantity=1, rework_minutes=2880))
     changed = out["replan"]["promised_dates_changed"]
     assert [c["order_id"] for c in changed] == [w["order"]["id"]]
     assert "rework" in changed[0]["reason"]

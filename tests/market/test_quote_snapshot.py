@@ -1,5 +1,5 @@
-"""A quote's solve reads a snapshot: other clients' writes go on meanwhile, and the order is
-re-checked before the quotes are stored (against a real server, on each backend)."""
+"""A quote is planned from a read snapshot: other clients' writes go on meanwhile, and the
+order is re-checked before the quotes are stored (against a real server, on each backend)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sharefab.kit.db import unit_of_work
-from sharefab.kit.gate import Gate
-from sharefab.market import service
+from sharefab.market import quoting
 from sharefab.market.models import Quote
 from tests.factories import (
     T0,
@@ -28,7 +27,6 @@ from tests.factories import (
     make_site,
     make_window,
     order_body,
-    problem,
 )
 from tests.servers import serving
 
@@ -43,7 +41,7 @@ def server_url(engine: Engine) -> Iterator[str]:
 
 
 class HeldSolve:
-    """Wraps the real solver: the first solve waits (at most HOLD_SECONDS) until the test has
+    """Wraps the real placement: the first one waits (at most HOLD_SECONDS) until the test has
     done its concurrent write, and records whether that write finished while it was held."""
 
     def __init__(self, real: Callable[..., Any]) -> None:
@@ -96,10 +94,10 @@ def test_writes_go_on_while_a_quote_solves(
     """A provider publishes a window and the buyer edits the order's notes while a quote is
     being solved: both finish at once (no write lock held by the solve), the quote still comes."""
     _provider, mill_id, order_id, _buyer = _setup(app_client, tenants)
-    held = HeldSolve(service.solve_validated)
-    monkeypatch.setattr(service, "solve_validated", held)
+    held = HeldSolve(quoting.place)
+    monkeypatch.setattr(quoting, "place", held)
     thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
-    assert held.solving.wait(30), "the quote never reached the solver"
+    assert held.solving.wait(30), "the quote never reached the placement"
     with httpx.Client(base_url=server_url, timeout=60) as c:
         started = time.monotonic()
         window = c.post(
@@ -138,10 +136,10 @@ def test_order_changed_during_solve_is_409(
     """If the buyer moves the due date while its quotes are solved, no stale quote is stored:
     the quote request answers 409 (ask again) and the next request quotes the new order."""
     _provider, _mill, order_id, buyer = _setup(app_client, tenants)
-    held = HeldSolve(service.solve_validated)
-    monkeypatch.setattr(service, "solve_validated", held)
+    held = HeldSolve(quoting.place)
+    monkeypatch.setattr(quoting, "place", held)
     thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
-    assert held.solving.wait(30), "the quote never reached the solver"
+    assert held.solving.wait(30), "the quote never reached the placement"
     with httpx.Client(base_url=server_url, timeout=60) as c:
         edit = c.patch(
             f"/api/v1/orders/{order_id}",
@@ -158,34 +156,3 @@ def test_order_changed_during_solve_is_409(
         assert s.scalar(select(func.count()).select_from(Quote)) == 0
     again = buyer.post(f"/api/v1/orders/{order_id}/quotes")
     assert again.status_code == 201, again.text
-
-
-def test_quote_beyond_the_solver_line_is_429(
-    engine: Engine,
-    tenants: Tenants,
-    app_client: TestClient,
-    server_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With one solver slot and no line, a second buyer's quote during a solve is refused at
-    once (429 problem+json with Retry-After), while reads go on; asked again later, it works."""
-    _provider, _mill, order_id, _buyer = _setup(app_client, tenants)
-    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
-    other = created(acme.post("/api/v1/orders", json=order_body("PO-2", quantity=2)))
-    gate = Gate(slots=1, queue=0, seconds_per_job=6.0)
-    monkeypatch.setattr(service, "quote_gate", lambda: gate)
-    held = HeldSolve(service.solve_validated)
-    monkeypatch.setattr(service, "solve_validated", held)
-    thread, answers = _quote_in_thread(server_url, tenants["buyer2"].headers, order_id)
-    assert held.solving.wait(30), "the quote never reached the solver"
-    with httpx.Client(base_url=server_url, timeout=60) as c:
-        busy = c.post(f"/api/v1/orders/{other['id']}/quotes", headers=tenants["acme"].headers)
-        read = c.get(f"/api/v1/orders/{other['id']}", headers=tenants["acme"].headers)
-    held.write_done.set()
-    thread.join(60)
-    body = problem(busy, 429)
-    assert int(busy.headers["Retry-After"]) >= 1
-    assert "solver is busy" in body["detail"]
-    assert read.status_code == 200
-    assert answers[0].status_code == 201, answers[0].text
-    assert acme.post(f"/api/v1/orders/{other['id']}/quotes").status_code == 201

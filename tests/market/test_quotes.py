@@ -124,10 +124,10 @@ def test_taken_slot_is_409_and_nothing_booked(
 
 
 def test_quote_needs_capacity(client: TestClient, tenants: Tenants) -> None:
-    """An order whose capability nobody offers gets 409 naming the operation and the reason."""
+    """An order whose capability nobody offers gets 422 naming the operation and the reason."""
     ops = [{"capability_code": "inspection.xray", "unit_seconds": 60}]
     order = created(client.post("/api/v1/orders", json=order_body(operations=ops)))
-    err = problem(client.post(f"/api/v1/orders/{order['id']}/quotes"), 409)
+    err = problem(client.post(f"/api/v1/orders/{order['id']}/quotes"), 422)
     assert "operation 1" in err["detail"]
     assert "inspection.xray" in err["detail"]
 

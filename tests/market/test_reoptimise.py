@@ -22,12 +22,14 @@ def reoptimised(op: TestClient, **params: Any) -> dict[str, Any]:
     return result
 
 
-def _order(c: TestClient, ref: str, now: datetime) -> dict[str, Any]:
+def _order(
+    c: TestClient, ref: str, now: datetime, due: timedelta = timedelta(days=3)
+) -> dict[str, Any]:
     body = order_body(
         ref,
         quantity=10,
         release_at=now.isoformat(),
-        due_at=(now + timedelta(days=3)).isoformat(),
+        due_at=(now + due).isoformat(),
         operations=[
             {
                 "capability_code": "milling.cnc.5axis",
@@ -41,7 +43,8 @@ def _order(c: TestClient, ref: str, now: datetime) -> dict[str, Any]:
 
 
 def test_freed_capacity_is_used(app_client: TestClient, tenants: Tenants) -> None:
-    """After an order is cancelled, re-optimising moves another order onto the freed machine."""
+    """After an order is cancelled, re-optimising moves a late order onto the freed machine,
+    where it is on time (210 min of milling on the slow machine, 135 on the fast one)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     fast_owner = TestClient(app_client.app, headers=tenants["provider2"].headers)
     slow_owner = TestClient(app_client.app, headers=tenants["rival"].headers)
@@ -69,7 +72,7 @@ def test_freed_capacity_is_used(app_client: TestClient, tenants: Tenants) -> Non
     created(
         b2.post(f"/api/v1/quotes/{next(q for q in q1 if q['option'] == 'fastest')['id']}/accept")
     )
-    second = _order(acme, "Y", now)
+    second = _order(acme, "Y", now, due=timedelta(hours=4))
     q2 = created(acme.post(f"/api/v1/orders/{second['id']}/quotes"))
     fastest = next(q for q in q2 if q["option"] == "fastest")
     assert fastest["slots"][0]["resource_id"] == slow["id"]  # the fast machine is taken by X

@@ -71,8 +71,8 @@ def test_order_to_cash(app_client: TestClient, tenants: Tenants, engine: Engine)
     order = created(buyer.post("/api/v1/orders", json=body))
     _raw = created(buyer.post(f"/api/v1/orders/{order['id']}/quotes"))
     quotes = {q["option"]: q for q in _raw}
-    assert set(quotes) == {"fastest", "cheapest", "balanced"}
-    milled_on = {k: q["slots"][0]["resource_id"] for k, q in quotes.items()}
+    assert {"fastest", "cheapest", "balanced"} <= set(quotes)
+    milled_on = {k: q["slots"][0]["resource_id"] for k, q in quotes.items() if k != "safest"}
     assert milled_on == {"fastest": fast["id"], "cheapest": cheap["id"], "balanced": mill["id"]}
     assert quotes["cheapest"]["promised_at"] > order["due_at"]  # cheap, but late
     assert quotes["balanced"]["promised_at"] <= order["due_at"]

@@ -81,6 +81,17 @@ def organization_name(session: Session, organization_id: int) -> str:
     return org.name if org else f"organization {organization_id}"
 
 
+def organization_names(session: Session, organization_ids: list[int]) -> dict[int, str]:
+    """Display names of several organisations in one read."""
+    if not organization_ids:
+        return {}
+    rows = session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(organization_ids))
+    )
+    names: dict[int, str] = dict(rows.all())
+    return {o: names.get(o, f"organization {o}") for o in organization_ids}
+
+
 def organization_exists(session: Session, organization_id: int) -> bool:
     """Whether an organisation with this id exists (for checks that need no visibility)."""
     return session.get(Organization, organization_id) is not None

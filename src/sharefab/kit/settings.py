@@ -78,6 +78,20 @@ class Settings(BaseSettings):
         description="Most predecessor links (edges of the routing) one order may have in total",
     )
     quote_ttl_minutes: int = Field(default=30, ge=1, description="How long a quote stays open")
+    replan_slack_share: float = Field(
+        default=0.25,
+        ge=-1,
+        le=2,
+        description="Re-planning books a step at its ready time plus this share of its order's "
+        "slack (urgent work first; below 0: by deadline)",
+    )
+    duration_cv: float = Field(
+        default=0.15,
+        ge=0,
+        le=2,
+        description="How much a step's real duration varies (coefficient of variation): sets "
+        "the slack a balanced quote keeps and the buffers of the safest one",
+    )
     solver_deterministic_time: float | None = Field(
         default=None,
         gt=0,

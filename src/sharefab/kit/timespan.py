@@ -41,3 +41,21 @@ def subtract(spans: Iterable[Span], holes: Iterable[Span]) -> list[Span]:
 def minutes(span: Span) -> int:
     """Whole minutes in a span."""
     return int((span[1] - span[0]).total_seconds() // 60)
+
+
+def offered(span: Span, windows: Iterable[Span], pausable: bool = False) -> bool:
+    """Whether `span` is time a resource offers: inside one window (touching windows count as
+    one), or, for work that may pause at a shift end, starting and ending inside windows
+    (the gaps between are the resource's own off-shift time)."""
+    merged: list[list[datetime]] = []
+    for s, e in sorted(windows):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    start, end = span
+    if not pausable:
+        return any(s <= start and end <= e for s, e in merged)
+    starts_in = any(s <= start < e for s, e in merged)
+    ends_in = any(s < end <= e for s, e in merged)
+    return starts_in and ends_in

@@ -86,6 +86,11 @@ class Booking(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the last noticeable move by a replan: where it was, why and when
+    moved_from_resource_id: Mapped[int | None] = mapped_column(Integer)
+    moved_from_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    moved_reason: Mapped[str | None] = mapped_column(String(300))
+    moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class QuoteStatus(enum.StrEnum):
@@ -145,3 +150,25 @@ class QuoteSlot(Base):
     price_minor: Mapped[int] = mapped_column(Integer)
 
     quote: Mapped[Quote] = relationship(back_populates="slots", lazy="raise")
+
+
+class PlanClock(Base):
+    """One row: the live plan's version, advanced by every transaction that changes bookings,
+    capacity windows, downtimes or resources (``market/changes.py``)."""
+
+    __tablename__ = "plan_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class PlanChange(Base):
+    """A resource whose bookings, windows, downtimes or details changed at a plan version."""
+
+    __tablename__ = "plan_changes"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+import sharefab.market.changes  # noqa: E402, F401  (records plan changes on every commit)

@@ -1,53 +1,60 @@
-"""Replanning: move the bookings a disruption touched, leave everything else where it is.
+"""Replanning and re-optimisation: new places for bookings not started, on the live plan.
 
-Given bookings that can no longer happen as planned (a breakdown, a rework, a late start),
-the affected set grows to the later steps of the same orders. Those are re-placed with the
-solver; every other booking stays fixed (minimal change). The objective is lexicographic:
-first keep promised dates (weighted tardiness against each order's promise), then cost, where
-staying on the same resource is cheapest, another resource of the same provider dearer, and
-another provider dearest: work moves to another provider only when that is the only way.
+Both run the rolling planner (``optimize.rolling``) over the live plan (``market/live.py``):
+
+- ``replan(session, seeds, reason)``: a disruption (a breakdown, a rework, a late start) hit
+  ``seeds``; they and the later steps of their orders get new places, everything else stays
+  (minimal change). Called inside the transaction that records the disruption; ``unavailable``
+  names time that transaction took and the live plan cannot see yet.
+- ``reoptimise(...)``: every booking not started is re-placed so that as many orders as possible
+  keep their promised date, then as few are late against their due date (orders that can no
+  longer be on time go last), preferring to leave a booking where it is when that costs no time.
+  It runs on a snapshot and is applied in one short transaction only if it is better than the
+  plan as it stands (promises broken, then weighted lateness) and nothing it moves changed
+  meanwhile (a step that started, a booking another replan moved: nothing is applied, retry).
+
+A booking moves in place when it stays with its provider; ``moved_from_*``, ``moved_reason`` and
+``moved_at`` say where it came from and why, for the provider's work orders and the buyer's
+order page. Work that goes to another provider is cancelled for the old one (with the reason)
+and booked anew for the new one (same price and quote, ``moved_from_*`` set). An order whose delivery now falls after its promised date gets the
+new date, and the report names it and the reason.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from sharefab.kit import offload
-from sharefab.kit.errors import Conflict, LostRace
+from sharefab.kit.errors import LostRace
+from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
 from sharefab.market import repository
-from sharefab.market.models import Booking, BookingStatus
-from sharefab.market.planning import (
-    Frame,
-    OrderProblem,
-    StepCandidates,
-    build_problem,
-    solver_params,
+from sharefab.market.live import (
+    LivePlan,
+    duration_on,
+    live_plan,
+    minute_down,
+    minute_up,
+    moment,
+    qualify,
 )
-from sharefab.optimize.data import Objective, ObjectiveTerm
-from sharefab.optimize.result import Assignment
-from sharefab.optimize.solve import solve_validated
-from sharefab.optimize.validate import objective_values, validate
+from sharefab.market.models import Booking, BookingStatus
+from sharefab.optimize.live import Step
+from sharefab.optimize.rolling import Pending, Replanned
+from sharefab.optimize.rolling import replan as rolling_replan
+from sharefab.optimize.rolling import score as rolling_score
 from sharefab.orders.models import Order
 
-REPLAN_SECONDS = 5.0
-SAME_PROVIDER_PENALTY = 3
-OTHER_PROVIDER_PENALTY = 10
-# A re-optimisation may move work wherever it is cheaper; the small penalties only keep
-# bookings in place when moving them gains (almost) nothing.
-REOPTIMISE_PENALTIES = (1.05, 1.15)
-OBJECTIVE = Objective(
-    lexicographic=(ObjectiveTerm.WEIGHTED_TARDINESS, ObjectiveTerm.COST),
-    weights=((ObjectiveTerm.WEIGHTED_TARDINESS, 1), (ObjectiveTerm.COST, 1)),
-)
+# A move of a booking by less than this (same resource) is not worth telling its provider.
+NOTICEABLE = timedelta(minutes=60)
+REOPTIMISE_ROUNDS = 3
 
 
 @dataclass
@@ -73,6 +80,7 @@ class ReplanReport:
     moves: list[Move] = field(default_factory=list)
     promises: list[dict[str, Any]] = field(default_factory=list)
     unplaced: list[dict[str, Any]] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +88,7 @@ class ReplanReport:
             "moved": [m.__dict__ for m in self.moves],
             "promised_dates_changed": self.promises,
             "unplaced": self.unplaced,
+            **({"objective": self.values} if self.values else {}),
         }
 
 
@@ -88,15 +97,270 @@ def affected_closure(session: Session, seeds: list[Booking]) -> dict[int, list[B
     out: dict[int, list[Booking]] = defaultdict(list)
     seen: set[int] = set()
     for seed in seeds:
-        order_bookings = repository.bookings_of_order(session, seed.order_id)
-        for b in order_bookings:
-            movable = b.status == BookingStatus.committed
-            if b.id in seen or not movable:
+        for b in repository.bookings_of_order(session, seed.order_id):
+            if b.id in seen or b.status != BookingStatus.committed:
                 continue
             if b.id == seed.id or b.starts_at >= seed.starts_at:
                 out[b.order_id].append(b)
                 seen.add(b.id)
     return out
+
+
+@dataclass
+class Snapshot:
+    """What a replan read: the orders, their moving bookings and the problem built from them."""
+
+    now: int
+    orders: dict[int, Order]
+    moving: dict[int, list[Booking]]  # per order, in routing order
+    pending: list[Pending]
+    current: dict[int, list[tuple[int, int, int]]]  # per order: live index, start, end
+    unplaced: list[dict[str, Any]]
+    live: LivePlan
+
+
+def _snapshot(
+    session: Session,
+    live: LivePlan,
+    groups: dict[int, list[Booking]],
+    now: datetime,
+) -> Snapshot:
+    t_now = minute_up(now)
+    orders: dict[int, Order] = {}
+    moving: dict[int, list[Booking]] = {}
+    pending: list[Pending] = []
+    current: dict[int, list[tuple[int, int, int]]] = {}
+    unplaced: list[dict[str, Any]] = []
+    for order_id, bookings in sorted(groups.items()):
+        order = session.get(Order, order_id)
+        assert order is not None
+        ops = {op.id: op for op in order.operations}
+        seq_of = {op.id: op.seq for op in order.operations}
+        mine = sorted(bookings, key=lambda b: seq_of[b.operation_id])
+        ids = {b.id for b in mine}
+        position = {seq_of[b.operation_id]: k for k, b in enumerate(mine)}
+        fixed = {
+            seq_of[b.operation_id]: b
+            for b in repository.bookings_of_order(session, order_id)
+            if b.id not in ids
+        }
+        steps: list[Step] = []
+        slots: list[tuple[int, int, int]] = []
+        ok = True
+        for b in mine:
+            op = ops[b.operation_id]
+            modes = []
+            reasons = []
+            for idx in live.candidates(op.capability_code):
+                info = live.resources[idx]
+                if info is None:
+                    continue
+                why = qualify(op, info)
+                if why is None:
+                    modes.append((idx, duration_on(op, info)))
+                else:
+                    reasons.append(why)
+            if not modes:
+                ok = False
+                unplaced.append(
+                    {
+                        "order_id": order_id,
+                        "operation_seq": op.seq,
+                        "reason": "; ".join(sorted(set(reasons))) or "no resource can take it",
+                    }
+                )
+                continue
+            preds = tuple(position[p] for p in op.predecessors if p in position)
+            after = []
+            for p in op.predecessors:
+                f = fixed.get(p)
+                if f is not None and p not in position:
+                    k = live.index.get(f.resource_id)
+                    if k is not None and live.resources[k] is not None:
+                        site = live.site_index[live.resources[k].site_id]  # type: ignore[union-attr]
+                        after.append((site, minute_up(f.completed_at or f.ends_at)))
+            steps.append(Step(tuple(modes), preds, op.interruptible, tuple(after)))
+            k = live.index.get(b.resource_id, -1)
+            slots.append((k, minute_down(b.starts_at), minute_up(b.ends_at)))
+        if not ok:
+            continue
+        ship_to = live.site_of(session, order.delivery_site_id) if order.delivery_site_id else -1
+        floor = 0
+        succ = {p for op in order.operations for p in op.predecessors}
+        for seq, f in fixed.items():
+            if seq in succ:
+                continue
+            k = live.index.get(f.resource_id)
+            if k is None or live.resources[k] is None:
+                continue
+            site = live.site_index[live.resources[k].site_id]  # type: ignore[union-attr]
+            truck = live.truck_minutes[site][ship_to] if ship_to >= 0 else 0
+            floor = max(floor, minute_up(f.completed_at or f.ends_at) + truck)
+        deadline = order.promised_at or order.due_at
+        pending.append(
+            Pending(
+                key=order_id,
+                steps=steps,
+                release=max(t_now, minute_up(order.release_at)),
+                ship_to=ship_to,
+                deadline=minute_up(deadline),
+                due=minute_up(order.due_at),
+                weight=order.weight,
+                floor=floor,
+                given_up=order_id in live.given_up,
+            )
+        )
+        orders[order_id] = order
+        moving[order_id] = mine
+        current[order_id] = slots
+    return Snapshot(t_now, orders, moving, pending, current, unplaced, live)
+
+
+def _timelines(snap: Snapshot, unavailable: dict[int, list[Span]] | None) -> list[Any]:
+    live = snap.live
+    give = []
+    for bookings in snap.moving.values():
+        for b in bookings:
+            k = live.index.get(b.resource_id)
+            span = live.busy[k].get(("b", b.id)) if k is not None else None
+            if k is not None and span is not None:
+                give.append((k, *span))
+    timelines = live.copy_timelines(give)
+    for rid, spans in (unavailable or {}).items():
+        k = live.index.get(rid)
+        if k is not None:
+            for s, e in spans:
+                timelines[k].take(minute_down(s), minute_up(e))
+    return timelines
+
+
+def _plan(
+    snap: Snapshot,
+    unavailable: dict[int, list[Span]] | None,
+    rounds: int,
+    weights: dict[int, float] | None = None,
+) -> Replanned:
+    live = snap.live
+    return rolling_replan(
+        _timelines(snap, unavailable),
+        live.network(weights),
+        snap.pending,
+        snap.now,
+        rounds=rounds,
+        share=get_settings().replan_slack_share,
+        stay=snap.current,
+    )
+
+
+def _apply(
+    session: Session,
+    snap: Snapshot,
+    result: Replanned,
+    reason: str,
+    report: ReplanReport,
+    check: bool,
+) -> None:
+    """Write the new places in this transaction. With ``check``, every moving booking is locked
+    and compared with what the snapshot read (``LostRace`` if any changed)."""
+    live = snap.live
+    ids = [b.id for bs in snap.moving.values() for b in bs]
+    rows: dict[int, Booking] = {}
+    if check:
+        for b in session.scalars(select(Booking).where(Booking.id.in_(ids)).with_for_update()):
+            rows[b.id] = b
+        for bs in snap.moving.values():
+            for b in bs:
+                row = rows.get(b.id)
+                if row is None or (row.status, row.resource_id, row.starts_at) != (
+                    BookingStatus.committed,
+                    b.resource_id,
+                    b.starts_at,
+                ):
+                    raise LostRace(
+                        f"work order {b.id} changed while re-planning ({reason}); nothing was "
+                        "moved, run it again"
+                    )
+    else:
+        rows = {b.id: b for bs in snap.moving.values() for b in bs}
+    if session.get_bind().dialect.name == "postgresql":
+        # bookings move in place, in any order: overlaps are checked when the transaction ends
+        session.execute(text("SET CONSTRAINTS ex_bookings_no_overlap DEFERRED"))
+    at = utcnow()
+    created: list[tuple[Move, Booking]] = []
+    for order_id, slots in result.slots.items():
+        for b, (k, start, end) in zip(snap.moving[order_id], slots, strict=True):
+            row = rows[b.id]
+            info = live.resources[k]
+            assert info is not None
+            starts_at, ends_at = moment(start), moment(end)
+            if (row.resource_id, row.starts_at, row.ends_at) == (info.id, starts_at, ends_at):
+                continue
+            noticeable = row.resource_id != info.id or abs(row.starts_at - starts_at) >= NOTICEABLE
+            move = Move(
+                old_booking_id=row.id,
+                new_booking_id=row.id,
+                order_id=order_id,
+                operation_id=row.operation_id,
+                from_resource_id=row.resource_id,
+                to_resource_id=info.id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                other_provider=info.organization_id != row.provider_organization_id,
+            )
+            if move.other_provider:
+                # the old provider keeps its work order, cancelled with the reason; the new
+                # one gets a booking of its own (same price, same quote)
+                row.status = BookingStatus.cancelled
+                row.moved_reason = reason[:300]
+                row.moved_at = at
+                new = Booking(
+                    plan_id=row.plan_id,
+                    order_id=row.order_id,
+                    operation_id=row.operation_id,
+                    resource_id=info.id,
+                    provider_organization_id=info.organization_id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    promised_end=row.promised_end,
+                    status=BookingStatus.committed,
+                    price_minor=row.price_minor,
+                    quote_id=row.quote_id,
+                    moved_from_resource_id=row.resource_id,
+                    moved_from_starts_at=row.starts_at,
+                    moved_reason=reason[:300],
+                    moved_at=at,
+                )
+                session.add(new)
+                created.append((move, new))
+                report.moves.append(move)
+                continue
+            if noticeable:
+                row.moved_from_resource_id = row.resource_id
+                row.moved_from_starts_at = row.starts_at
+                row.moved_reason = reason[:300]
+                row.moved_at = at
+                report.moves.append(move)
+            row.resource_id = info.id
+            row.starts_at, row.ends_at = starts_at, ends_at
+    for order_id, delivery in result.delivery.items():
+        order = session.get(Order, order_id)
+        assert order is not None
+        promised = order.promised_at
+        new_end = moment(delivery)
+        if promised is not None and new_end > promised:
+            order.promised_at = new_end
+            report.promises.append(
+                {
+                    "order_id": order_id,
+                    "old_promised_at": promised.isoformat(),
+                    "new_promised_at": new_end.isoformat(),
+                    "reason": reason,
+                }
+            )
+    live.given_up = (live.given_up - set(snap.orders)) | result.given_up
+    session.flush()
+    for move, row in created:
+        move.new_booking_id = row.id
 
 
 def replan(
@@ -105,255 +369,81 @@ def replan(
     reason: str,
     earliest: datetime | None = None,
     unavailable: dict[int, list[Span]] | None = None,
-    time_limit: float = REPLAN_SECONDS,
-    penalties: tuple[float, float] = (SAME_PROVIDER_PENALTY, OTHER_PROVIDER_PENALTY),
-    only_if_better: bool = False,
+    **_: Any,
 ) -> ReplanReport:
     """Re-place `seeds` (and the later steps of their orders) without moving anything else.
 
-    `unavailable` adds spans resources cannot be used (a stretched booking not yet written).
-    Runs without autoflush, and cancels the old bookings before writing anything else, so the
-    database never holds two live bookings over one slot, not even within the transaction.
-    """
-    with session.no_autoflush:
-        return _replan(
-            session, seeds, reason, earliest, unavailable, time_limit, penalties, only_if_better
-        )
-
-
-def _replan(
-    session: Session,
-    seeds: list[Booking],
-    reason: str,
-    earliest: datetime | None,
-    unavailable: dict[int, list[Span]] | None,
-    time_limit: float,
-    penalties: tuple[float, float],
-    only_if_better: bool,
-) -> ReplanReport:
-    from sharefab.market import service as market
-
+    `unavailable` adds spans resources cannot be used (written in this transaction, not yet in
+    the live plan)."""
     report = ReplanReport(reason=reason)
-    groups = affected_closure(session, seeds)
-    if not groups:
-        return report
-    now = (earliest or utcnow()).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    moving_ids = frozenset(b.id for bs in groups.values() for b in bs)
-    orders_list: list[Order] = []
-    steps_list: list[list[StepCandidates]] = []
-    originals: dict[tuple[int, int], Booking] = {}
-    releases: dict[int, int] = {}
-    horizon = now + timedelta(days=60)
-    frame = Frame(t0=now, horizon_end=horizon)
-    for order_id, bookings in sorted(groups.items()):
-        order = session.get(Order, order_id)
-        assert order is not None
-        op_ids = {b.operation_id for b in bookings}
-        all_steps = market.collect_candidates(
-            session, frame, order, ignore_booking_ids=moving_ids, unavailable=unavailable
-        )
-        steps = [s for s in all_steps if s.operation.id in op_ids]
-        kept = [
-            b for b in repository.bookings_of_order(session, order_id) if b.id not in moving_ids
-        ]
-        release = max([now, order.release_at, *(b.ends_at for b in kept)])
-        releases[order_id] = frame.minute(release)
-        for b in bookings:
-            originals[(order_id, b.operation_id)] = b
-        for step in steps:
-            original = originals[(order_id, step.operation.id)]
-            for c in step.candidates:
-                if c.resource.id == original.resource_id:
-                    c.weight = 1.0
-                elif c.resource.organization_id == original.provider_organization_id:
-                    c.weight = 1.0 / penalties[0]
-                else:
-                    c.weight = 1.0 / penalties[1]
-            if not step.candidates:
-                report.unplaced.append(
-                    {
-                        "order_id": order_id,
-                        "operation_seq": step.operation.seq,
-                        "reason": "; ".join(sorted({e.reason for e in step.excluded}))
-                        or "no resource can take it",
-                    }
-                )
-        if any(not s.candidates for s in steps):
-            continue
-        orders_list.append(order)
-        steps_list.append(steps)
-    if not orders_list:
-        return report
-    problem = build_problem(
-        frame, orders_list, steps_list, OBJECTIVE, fixed_minutes=lambda o: releases[o.id]
-    )
-    initial = _current_plan(problem, orders_list, steps_list, originals)
-    # in a solver worker process under `sharefab serve` (kit/offload.py)
-    result, valid = offload.run(
-        solve_validated,
-        problem.data,
-        solver_params(),
-        time_limit,
-        1,
-        0,
-        initial=initial or None,
-    )
-    if only_if_better:
-        # An optional improvement: apply it only if it beats the plan as it stands, which
-        # must itself still be valid (otherwise nothing is moved and the reason is reported).
-        if not initial or validate(problem.data, initial):
-            report.unplaced.append(
-                {"reason": "the current plan no longer fits the capacity; nothing was moved"}
-            )
+    with session.no_autoflush:
+        groups = affected_closure(session, seeds)
+        if not groups:
             return report
-        current = objective_values(
-            problem.data, sorted(initial, key=lambda a: (a.job, a.operation))
-        )
-        if not result.feasible or tuple(result.objectives) >= current:
-            return report
-    if not valid:
-        raise Conflict(
-            f"replanning after '{reason}' found no valid plan within {time_limit:.0f} s; "
-            "the affected bookings are unchanged, resolve by hand or retry"
-        )
-    old_promises = {o.id: o.promised_at for o in orders_list}
-    unchanged = {
-        key
-        for a in result.schedule
-        if (key := (orders_list[a.job].id, steps_list[a.job][a.operation].operation.id))
-        and _same(originals[key], problem.resource_rows[a.resource].id, frame, a.start, a.end)
-    }
-    placed = {
-        (orders_list[a.job].id, steps_list[a.job][a.operation].operation.id)
-        for a in result.schedule
-    } - unchanged
-    cancelled = [originals[k].id for k in placed]
-    # Only bookings still committed: under concurrency another replan may have moved them since
-    # they were read (the update waits for its row locks, then re-checks). Writing the new
-    # bookings anyway would leave the order with two live bookings for one step.
-    moved = session.execute(
-        update(Booking)
-        .where(Booking.id.in_(cancelled), Booking.status == BookingStatus.committed)
-        .values(status=BookingStatus.cancelled)
-        .returning(Booking.id)
-        .execution_options(synchronize_session="fetch")
-    ).all()
-    if len(moved) != len(cancelled):
-        raise LostRace(
-            f"another change moved bookings of order(s) "
-            f"{', '.join(str(o.id) for o in orders_list)} while replanning after '{reason}'; "
-            "nothing was changed, retry"
-        )
-    made: list[tuple[Move, Booking]] = []
-    for a in result.schedule:
-        order = orders_list[a.job]
-        step = steps_list[a.job][a.operation]
-        if (order.id, step.operation.id) in unchanged:
-            continue
-        old = originals[(order.id, step.operation.id)]
-        resource = problem.resource_rows[a.resource]
-        new = Booking(
-            plan_id=old.plan_id,
-            order_id=order.id,
-            operation_id=old.operation_id,
-            resource_id=resource.id,
-            provider_organization_id=resource.organization_id,
-            starts_at=frame.at(a.start),
-            ends_at=frame.at(a.end),
-            promised_end=old.promised_end,
-            status=BookingStatus.committed,
-            price_minor=old.price_minor,
-            quote_id=old.quote_id,
-        )
-        session.add(new)
-        made.append(
-            (
-                Move(
-                    old_booking_id=old.id,
-                    new_booking_id=0,
-                    order_id=order.id,
-                    operation_id=old.operation_id,
-                    from_resource_id=old.resource_id,
-                    to_resource_id=resource.id,
-                    starts_at=new.starts_at,
-                    ends_at=new.ends_at,
-                    other_provider=resource.organization_id != old.provider_organization_id,
-                ),
-                new,
-            )
-        )
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent booking took the capacity this plan counted on
-        raise LostRace(
-            "another change booked the same capacity while replanning; nothing was changed, retry"
-        ) from None
-    for move, row in made:
-        move.new_booking_id = row.id
-        report.moves.append(move)
-    for order in orders_list:
-        ends = [b.ends_at for b in repository.bookings_of_order(session, order.id)]
-        new_end = max(ends) if ends else order.promised_at
-        promised = old_promises[order.id]
-        if promised is not None and new_end is not None and new_end > promised:
-            order.promised_at = new_end
-            report.promises.append(
-                {
-                    "order_id": order.id,
-                    "old_promised_at": promised.isoformat(),
-                    "new_promised_at": new_end.isoformat(),
-                    "reason": reason,
-                }
-            )
-    session.flush()
+        live = live_plan(session)
+        with live.lock:
+            snap = _snapshot(session, live, groups, earliest or utcnow())
+            report.unplaced = snap.unplaced
+            if not snap.pending:
+                return report
+            result = _plan(snap, unavailable, rounds=0)
+            _unplaced(result, report)
+            _apply(session, snap, result, reason, report, check=False)
     return report
 
 
-def _same(b: Booking, resource_id: int, frame: Frame, start: int, end: int) -> bool:
-    return (
-        b.resource_id == resource_id
-        and frame.minute(b.starts_at) == start
-        and frame.minute(b.ends_at) == end
-    )
+def _unplaced(result: Replanned, report: ReplanReport) -> None:
+    for order_id in result.unplaced:
+        report.unplaced.append(
+            {"order_id": order_id, "reason": "no capacity window left fits a step; kept as is"}
+        )
 
 
-def _current_plan(
-    problem: OrderProblem,
-    orders_list: list[Order],
-    steps_list: list[list[StepCandidates]],
-    originals: dict[tuple[int, int], Booking],
-) -> list[Assignment]:
-    """The bookings as they stand, as a starting solution (the solver rejects it if invalid),
-    so a re-optimisation can only improve on the current plan."""
-    index = {r.id: i for i, r in enumerate(problem.resource_rows)}
-    out = []
-    for j, (order, steps) in enumerate(zip(orders_list, steps_list, strict=True)):
-        for o, step in enumerate(steps):
-            b = originals[(order.id, step.operation.id)]
-            if b.resource_id not in index:
-                return []
-            start = problem.frame.minute(b.starts_at)
-            out.append(
-                Assignment(j, o, index[b.resource_id], start, problem.frame.minute(b.ends_at))
-            )
-    return out
+def _values(values: tuple[int, int]) -> dict[str, Any]:
+    return {"weighted_promises_broken": values[0], "weighted_lateness_h": round(values[1] / 60, 1)}
 
 
-def reoptimise(session: Session, time_limit: float = 30.0) -> ReplanReport:
-    """Re-place every booking not yet started to cut tardiness and cost, keeping promises.
+def reoptimise(
+    session: Session,
+    apply_in: Callable[[], Any] | None = None,
+    progress: Callable[[float, str, dict[str, Any] | None], None] | None = None,
+    rounds: int = REOPTIMISE_ROUNDS,
+    **_: Any,
+) -> ReplanReport:
+    """Re-place every booking not yet started (see the module docstring).
 
-    The current plan is the starting solution, so the result is never worse than it.
+    Reads and plans in `session`; writes in `session` too, or, when `apply_in` is given, in the
+    transaction that context manager opens (a job's final transaction; every moving booking
+    is then re-checked there).
     """
     now = utcnow()
-    pending = repository.committed_after(session, now + timedelta(minutes=15))
-    if not pending:
+    reason = "re-optimisation of bookings not yet started"
+    pending_rows = repository.committed(session)
+    if not pending_rows:
         return ReplanReport(reason="re-optimisation: nothing to move")
-    return replan(
-        session,
-        pending,
-        "operator re-optimisation of bookings not yet started",
-        now,
-        time_limit=time_limit,
-        penalties=REOPTIMISE_PENALTIES,
-        only_if_better=True,
-    )
+    groups: dict[int, list[Booking]] = defaultdict(list)
+    for b in pending_rows:
+        groups[b.order_id].append(b)
+    live = live_plan(session)
+    report = ReplanReport(reason=reason)
+    with live.lock:
+        snap = _snapshot(session, live, dict(groups), now)
+        report.unplaced = snap.unplaced
+        if progress:
+            progress(0.2, f"{sum(len(b) for b in snap.moving.values())} bookings read", None)
+        before = rolling_score(snap.pending, snap.current, live.network(), _timelines(snap, None))
+        result = _plan(snap, None, rounds)
+        report.values = {"before": _values(before), "after": _values(result.values)}
+        if progress:
+            progress(0.8, "planned", report.values["after"])
+        if result.values >= before:
+            report.values["applied"] = False
+            return report
+        report.values["applied"] = True
+        _unplaced(result, report)
+        if apply_in is None:
+            _apply(session, snap, result, reason, report, check=False)
+        else:
+            with apply_in() as writer:
+                _apply(writer, snap, result, reason, report, check=True)
+    return report

@@ -88,6 +88,12 @@ def bookings_of_order(session: Session, order_id: int) -> list[Booking]:
     return list(session.scalars(stmt))
 
 
+def committed(session: Session) -> list[Booking]:
+    """Every committed booking (not started), by start."""
+    stmt = select(Booking).where(Booking.status == BookingStatus.committed)
+    return list(session.scalars(stmt.order_by(Booking.starts_at, Booking.id)))
+
+
 def committed_after(session: Session, moment: datetime) -> list[Booking]:
     """Committed bookings (not started) that start after `moment`."""
     stmt = select(Booking).where(

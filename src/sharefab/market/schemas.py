@@ -58,6 +58,11 @@ class BookingPublic(PublicSchema):
     quantity_scrapped: int
     started_at: datetime | None
     completed_at: datetime | None
+    # the last noticeable move by a replan: where the work was, why it moved, when
+    moved_from_resource_id: int | None = None
+    moved_from_starts_at: datetime | None = None
+    moved_reason: str | None = None
+    moved_at: datetime | None = None
 
 
 class AcceptedPublic(PublicSchema):

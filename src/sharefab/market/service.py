@@ -1,9 +1,9 @@
 """Use cases of the marketplace: quote, accept and book, and what other domains ask of bookings.
 
-Quotes insert one order into the current plan without moving any committed booking: each
-candidate resource is offered to the solver as its capacity windows minus live bookings and
-downtimes. Three objectives give three options (fastest, cheapest, balanced). Accepting a quote
-books all its slots in one transaction, or none, with 409 naming the slot that was taken.
+Quotes place one order on the live plan (``market/live.py``, ``market/quoting.py``) without
+moving any committed booking: four options (fastest, cheapest, balanced, safest), instantly.
+Accepting a quote books all its slots in one transaction, or none, with 409 naming the slot
+that was taken; the database has the last word, the live plan is only a cache.
 """
 
 from __future__ import annotations
@@ -12,60 +12,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sharefab.capacity import service as capacity
-from sharefab.capacity.models import Resource, Site
 from sharefab.identity import service as identity
 from sharefab.identity.principal import Principal, readable, writable
-from sharefab.kit import offload
 from sharefab.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from sharefab.kit.gate import Gate
 from sharefab.kit.observability import BOOKING_CONFLICTS, timed
 from sharefab.kit.settings import get_settings
-from sharefab.kit.timespan import Span, overlaps
+from sharefab.kit.timespan import Span, offered, overlaps
 from sharefab.kit.types import utcnow
 from sharefab.ledger import service as ledger
-from sharefab.market import repository
+from sharefab.market import quoting, repository
+from sharefab.market.live import live_plan, moment
 from sharefab.market.models import Booking, BookingStatus, Plan, PlanStatus, Quote, QuoteStatus
-from sharefab.market.planning import (
-    OPTIONS,
-    Candidate,
-    Excluded,
-    Frame,
-    OrderProblem,
-    StepCandidates,
-    build_problem,
-    duration_on,
-    free_minutes,
-    machine_price,
-    qualify,
-    solver_params,
-)
-from sharefab.optimize.result import Assignment
-from sharefab.optimize.solve import solve_validated
+from sharefab.market.quoting import OPTIONS, Priced
 from sharefab.orders import service as orders
 from sharefab.orders.models import Order, OrderStatus
 from sharefab.reputation import service as reputation
-
-QUOTE_HORIZON_DAYS = 42
-SOLVE_SECONDS_PER_OPTION = 2.0
-
-
-@lru_cache(maxsize=4)
-def _gate(slots: int, queue: int) -> Gate:
-    return Gate(slots, queue, seconds_per_job=SOLVE_SECONDS_PER_OPTION * len(OPTIONS))
-
-
-def quote_gate() -> Gate:
-    """The process's gate for quote solves (`solver_slots` at once, `solver_queue` waiting)."""
-    settings = get_settings()
-    return _gate(settings.solver_slots, settings.solver_queue)
-
 
 # --- what other domains ask ---------------------------------------------------------------
 
@@ -111,88 +78,6 @@ def active_plan(session: Session) -> Plan:
     return plan
 
 
-# --- candidates -----------------------------------------------------------------------------
-
-
-def collect_candidates(
-    session: Session,
-    frame: Frame,
-    order: Order,
-    ignore_booking_ids: frozenset[int] = frozenset(),
-    unavailable: dict[int, list[Span]] | None = None,
-) -> list[StepCandidates]:
-    """For each operation of `order`, the resources that can take it and why others cannot."""
-    steps: list[StepCandidates] = []
-    rows_by_op = {}
-    resource_ids: set[int] = set()
-    for op in order.operations:
-        rows = capacity.candidates_for(session, op.capability_code)
-        rows_by_op[op.id] = rows
-        resource_ids.update(r.id for r, _, _ in rows)
-    ids = sorted(resource_ids)
-    windows, down = capacity.unavailable_spans(session, ids, frame.t0, frame.horizon_end)
-    busy: dict[int, list[Span]] = defaultdict(list)
-    for b in repository.live_bookings_in_span(session, ids, frame.t0, frame.horizon_end):
-        if b.id not in ignore_booking_ids:
-            busy[b.resource_id].append((b.starts_at, b.ends_at))
-    for rid in ids:
-        busy[rid].extend(down[rid])
-        if unavailable:
-            busy[rid].extend(unavailable.get(rid, []))
-    weights = {
-        org: reputation.matching_weight(session, org)
-        for org in {r.organization_id for r in _all_resources(rows_by_op)}
-    }
-    free_spans: dict[int, list[tuple[int, int]]] = {}
-    for op in order.operations:
-        step = StepCandidates(operation=op)
-        for resource, cap, site in rows_by_op[op.id]:
-            reason = qualify(op, cap, resource)
-            if reason:
-                step.excluded.append(Excluded(resource, site, reason))
-                continue
-            minutes = duration_on(op, resource)
-            # The solver sees all of the resource's free time (the same for every operation
-            # that may use it); the operation qualifies if some free span is long enough.
-            free = free_spans.get(resource.id)
-            if free is None:
-                free = free_spans[resource.id] = free_minutes(
-                    frame, windows[resource.id], busy[resource.id]
-                )
-            if not any(b - a >= minutes for a, b in free):
-                step.excluded.append(
-                    Excluded(
-                        resource,
-                        site,
-                        f"busy: no free window long enough before {frame.horizon_end:%Y-%m-%d}",
-                    )
-                )
-                continue
-            step.candidates.append(
-                Candidate(resource, cap, site, minutes, weights[resource.organization_id], free)
-            )
-        steps.append(step)
-    return steps
-
-
-def _all_resources(rows_by_op: dict[int, list[tuple[Resource, Any, Site]]]) -> list[Resource]:
-    return [r for rows in rows_by_op.values() for r, _, _ in rows]
-
-
-def _unplaceable(order: Order, steps: list[StepCandidates]) -> None:
-    for step in steps:
-        if not step.candidates:
-            op = step.operation
-            reasons = sorted({e.reason for e in step.excluded}) or [
-                f"no resource offers {op.capability_code}"
-            ]
-            raise Conflict(
-                f"operation {op.seq} of order {order.id} ({op.capability_code}) cannot be placed "
-                f"in the next {QUOTE_HORIZON_DAYS} days: {'; '.join(reasons)}",
-                operation_seq=op.seq,
-            )
-
-
 # --- quotes ---------------------------------------------------------------------------------
 
 
@@ -206,21 +91,6 @@ class PlannedSlot:
     starts_at: datetime
     ends_at: datetime
     price_minor: int
-
-
-@dataclass(frozen=True)
-class Priced:
-    """A solved option with its slots, price and explanation."""
-
-    option: str
-    assignments: list[Assignment]
-    total: int
-    breakdown: dict[str, Any]
-    promised_at: datetime
-    explanation: list[dict[str, Any]]
-    providers: list[int]
-    rows: list[Resource]
-    slot_prices: dict[int, int]
 
 
 @dataclass(frozen=True)
@@ -238,13 +108,8 @@ def request_quotes(
     order_id: int,
     options: Sequence[str] | None = None,
 ) -> list[Quote]:
-    """Up to three priced options (fastest, cheapest, balanced) for one of the caller's orders
-    (only the `options` named, when given: a buyer who wants just one solves just one).
-
-    Plans and stores in the session's one transaction (CLI, seed, simulator). The API plans
-    from a read snapshot and stores in a short write transaction of its own instead, so a
-    solve never holds the database's write lock.
-    """
+    """Up to four priced options (fastest, cheapest, balanced, safest) for one of the caller's
+    orders (only the `options` named, when given), placed on the live plan and stored."""
     return record_quotes(session, principal, plan_quotes(session, principal, order_id, options))
 
 
@@ -267,71 +132,70 @@ def plan_quotes(
     order_id: int,
     options: Sequence[str] | None = None,
 ) -> QuotePlan:
-    """Solve the quote options of an order (all, or those named in `options`); reads only (no
-    row changes, no write lock)."""
+    """Place the quote options of an order on the live plan (all, or those named in
+    `options`); reads only (no row changes, no write lock). See `market/quoting.py`."""
     unknown = sorted(set(options or ()) - set(OPTIONS))
     if unknown:
         raise InvalidInput(
             f"unknown quote option {', '.join(unknown)}; choose from {', '.join(OPTIONS)}"
         )
-    wanted = {k: v for k, v in OPTIONS.items() if options is None or k in options}
+    wanted = [o for o in OPTIONS if options is None or o in options]
     order = orders.get_order(session, principal, order_id)
     writable(principal, order.organization_id, "order", order_id)
     orders.check_transition(order, OrderStatus.quoted)
-    priced: list[Priced] = []
-    solved: list[tuple[str, OrderProblem, tuple[Assignment, ...]]] = []
-    # A burst of quotes waits in a short line, or gets 429 (see kit/gate.py), before it reads
-    # the candidates: measured under load, that read costs more than the solve itself.
-    with quote_gate().enter("the platform's solver is busy with other quotes"):
-        now = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
-        horizon = max(now + timedelta(days=QUOTE_HORIZON_DAYS), order.due_at + timedelta(days=7))
-        frame = Frame(t0=now, horizon_end=horizon)
-        steps = collect_candidates(session, frame, order)
-        _unplaceable(order, steps)
-        budget = min(SOLVE_SECONDS_PER_OPTION, get_settings().max_solver_seconds / len(OPTIONS))
-        for option, objective in wanted.items():
-            problem = build_problem(frame, [order], [steps], objective)
-            with timed("quote") as run:
-                # in a solver worker process under `sharefab serve` (kit/offload.py)
-                result, valid = offload.run(
-                    solve_validated, problem.data, solver_params(), budget, 1, 0
+    with timed("quote"):
+        live = live_plan(session)
+        with live.lock:
+            live.refresh(session)
+            found = quoting.collect(session, live, order, utcnow())
+            orgs = {
+                live.resources[r].organization_id  # type: ignore[union-attr]
+                for step in found.steps
+                for r, _ in step.modes
+            }
+            weights = reputation.matching_weights(session, sorted(orgs))
+            placed = quoting.place(live, live.network(weights), found, wanted)
+            chosen = sorted(
+                {
+                    live.resources[r].organization_id  # type: ignore[union-attr]
+                    for p in placed.values()
+                    for r, _, _ in p.slots
+                }
+            )
+            names = identity.organization_names(session, chosen)
+            priced: list[Priced] = []
+            for option, placement in placed.items():
+                offer = quoting.price(live, found, option, placement, names, weights)
+                twin = next(
+                    (
+                        p
+                        for p in priced
+                        if (p.total, p.promised_at, p.placement.slots)
+                        == (offer.total, offer.promised_at, offer.placement.slots)
+                    ),
+                    None,
                 )
-                run.status = result.status.value
-            if not valid:
-                continue  # no plan, or one the independent validator rejects: never offered
-            solved.append((option, problem, tuple(sorted(result.schedule))))
-    for option, problem, schedule in solved:
-        offer = _price(session, option, problem, order, list(schedule))
-        twin = next(
-            (p for p in priced if (p.total, p.promised_at) == (offer.total, offer.promised_at)),
-            None,
-        )
-        if twin is not None:  # the same price and date win twice: one quote, both labels
-            twin.breakdown.setdefault("also_best_for", []).append(option)
-            continue
-        priced.append(offer)
-    if not priced:
-        raise Conflict(
-            f"no schedule for order {order.id} fits the free capacity in the next "
-            f"{QUOTE_HORIZON_DAYS} days; widen the due date or ask again later"
-        )
-    offers = [
-        (
-            p,
-            [
-                PlannedSlot(
-                    operation_id=steps[a.operation].operation.id,
-                    resource_id=p.rows[a.resource].id,
-                    provider_organization_id=p.rows[a.resource].organization_id,
-                    starts_at=frame.at(a.start),
-                    ends_at=frame.at(a.end),
-                    price_minor=p.slot_prices[a.operation],
+                if twin is not None:  # the same plan wins twice: one quote, both labels
+                    twin.breakdown.setdefault("also_best_for", []).append(option)
+                    continue
+                priced.append(offer)
+            offers = [
+                (
+                    p,
+                    [
+                        PlannedSlot(
+                            operation_id=found.operations[k].id,
+                            resource_id=live.resources[r].id,  # type: ignore[union-attr]
+                            provider_organization_id=live.resources[r].organization_id,  # type: ignore[union-attr]
+                            starts_at=moment(start),
+                            ends_at=moment(end),
+                            price_minor=p.slot_prices[k],
+                        )
+                        for k, (r, start, end) in enumerate(p.placement.slots)
+                    ],
                 )
-                for a in p.assignments
-            ],
-        )
-        for p in priced
-    ]
+                for p in priced
+            ]
     return QuotePlan(order_id=order.id, inputs=_plan_inputs(order), options=offers)
 
 
@@ -389,135 +253,6 @@ def record_quotes(session: Session, principal: Principal, plan: QuotePlan) -> li
     return quotes
 
 
-def _price(
-    session: Session, option: str, problem: OrderProblem, order: Order, schedule: list[Assignment]
-) -> Priced:
-    """Price a plan so that the slots add up to the total the buyer pays into escrow.
-
-    Each slot costs its machine time (setup and run, at the resource's hourly rate) plus the
-    truck that brings the work to it (and, for the last step, on to the buyer's site): the
-    receiving provider arranges that truck. The platform fee is taken out of each provider's
-    share when the slot is paid out, so it is part of the total, not added to it.
-    """
-    rows = problem.resource_rows
-    steps = problem.steps[0]
-    by_op = {a.operation: a for a in schedule}
-    position = {step.operation.seq: k for k, step in enumerate(steps)}
-    site_of = {r.id: c.site for r, c in zip(rows, problem.resources, strict=True) if c}
-    machine: dict[int, int] = defaultdict(int)
-    setup_total = transport_total = 0
-    slot_prices: dict[int, int] = {}
-    for k, a in by_op.items():
-        resource, op = rows[a.resource], steps[k].operation
-        setup = machine_price(op.setup_minutes, resource.hourly_rate_minor)
-        run = machine_price(a.end - a.start, resource.hourly_rate_minor) - setup
-        inbound = sum(
-            problem.site_graph.cost(
-                site_of[rows[by_op[position[p]].resource].id], site_of[resource.id]
-            )
-            for p in op.predecessors
-            if p in position
-        )
-        machine[resource.organization_id] += run
-        setup_total += setup
-        transport_total += inbound
-        slot_prices[k] = setup + run + inbound
-    last = max(schedule, key=lambda a: a.end)
-    delivery_minutes = 0
-    home = session.get(Site, order.delivery_site_id) if order.delivery_site_id else None
-    if home is not None:
-        origin = site_of[rows[last.resource].id]
-        delivery = problem.site_graph.cost(origin, home)
-        delivery_minutes = problem.site_graph.minutes(origin, home)
-        slot_prices[last.operation] += delivery
-        transport_total += delivery
-    total = sum(slot_prices.values())
-    fee = sum(ledger.fee_for(v, ledger.PLATFORM_FEE_BPS) for v in slot_prices.values())
-    providers = sorted({rows[a.resource].organization_id for a in schedule})
-    names = {org: identity.organization_name(session, org) for org in providers}
-    breakdown = {
-        "machine_time": [
-            {"provider_id": org, "provider": names[org], "amount_minor": amount}
-            for org, amount in sorted(machine.items())
-        ],
-        "setup_minor": setup_total,
-        "transport_minor": transport_total,
-        "platform_fee_minor": fee,
-        "platform_fee_included": True,
-        "total_minor": total,
-    }
-    return Priced(
-        option=option,
-        assignments=schedule,
-        total=total,
-        breakdown=breakdown,
-        promised_at=problem.frame.at(last.end + delivery_minutes),
-        explanation=_explain(problem, schedule),
-        providers=providers,
-        rows=rows,
-        slot_prices=slot_prices,
-    )
-
-
-def _explain(problem: OrderProblem, schedule: list[Assignment]) -> list[dict[str, Any]]:
-    """Per operation: eligible resources, the chosen one, and why the others were not chosen.
-
-    Resources of providers not chosen are described without their identity (class, city,
-    distance to the chosen one, rate), so a quote leaks nothing about other providers.
-    """
-    rows = problem.resource_rows
-    out = []
-    for k, step in enumerate(problem.steps[0]):
-        a = next(x for x in schedule if x.operation == k)
-        chosen = next(c for c in step.candidates if c.resource.id == rows[a.resource].id)
-        others = []
-        for c in step.candidates:
-            if c is chosen:
-                continue
-            reasons = []
-            if c.minutes > chosen.minutes:
-                reasons.append(f"too slow ({c.minutes} min against {chosen.minutes})")
-            if c.resource.hourly_rate_minor > chosen.resource.hourly_rate_minor:
-                reasons.append("too expensive")
-            dist = problem.site_graph.minutes(chosen.site, c.site)
-            if dist > 0 and c.site.id != chosen.site.id:
-                reasons.append(f"too far ({dist} min by truck from the chosen site)")
-            if c.weight < chosen.weight:
-                reasons.append("lower credit score")
-            if not reasons:
-                reasons.append("busy when needed")
-            others.append(_anonymous(c.resource, c.site, reasons))
-        for e in step.excluded:
-            others.append(_anonymous(e.resource, e.site, [e.reason]))
-        out.append(
-            {
-                "operation_seq": step.operation.seq,
-                "capability": step.operation.capability_code,
-                "eligible": len(step.candidates),
-                "chosen": {
-                    "resource_id": chosen.resource.id,
-                    "resource": chosen.resource.name,
-                    "resource_class": chosen.resource.resource_class,
-                    "provider_id": chosen.resource.organization_id,
-                    "city": chosen.site.city,
-                    "minutes": chosen.minutes,
-                    "hourly_rate_minor": chosen.resource.hourly_rate_minor,
-                },
-                "not_chosen": others,
-            }
-        )
-    return out
-
-
-def _anonymous(resource: Resource, site: Site, reasons: list[str]) -> dict[str, Any]:
-    return {
-        "resource_class": resource.resource_class,
-        "city": site.city,
-        "hourly_rate_minor": resource.hourly_rate_minor,
-        "reasons": reasons,
-    }
-
-
 def list_quotes(session: Session, principal: Principal, order_id: int) -> list[Quote]:
     """The quotes of one of the caller's orders (expired ones marked so)."""
     order = orders.get_order(session, principal, order_id)
@@ -571,6 +306,7 @@ def accept_quote(
     last = max(s.ends_at for s in quote.slots)
     windows, down = capacity.unavailable_spans(session, ids, first, last)
     taken = repository.live_bookings_in_span(session, ids, first, last)
+    pausable = {op.id: op.interruptible for op in order.operations}
     for slot in sorted(quote.slots, key=lambda s: s.starts_at):
         span = (slot.starts_at, slot.ends_at)
         seq = _seq(order, slot.operation_id)
@@ -582,7 +318,7 @@ def accept_quote(
             ),
             None,
         )
-        inside = any(w[0] <= span[0] and span[1] <= w[1] for w in windows[slot.resource_id])
+        inside = offered(span, windows[slot.resource_id], pausable[slot.operation_id])
         broken = any(overlaps(span, d) for d in down[slot.resource_id])
         if clash or broken or not inside:
             BOOKING_CONFLICTS.inc()

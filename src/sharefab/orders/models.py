@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -111,5 +113,7 @@ class Operation(Base):
     predecessors: Mapped[list[int]] = mapped_column(JSON, default=list)
     material: Mapped[str] = mapped_column(String(80), default="")
     certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # piece and desk work may stop at a shift end and go on in the resource's next window
+    interruptible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     order: Mapped[Order] = relationship(back_populates="operations", lazy="raise")

@@ -69,6 +69,11 @@ class OperationIn(Schema):
     predecessors: list[int] | None = Field(default=None, max_length=MAX_OPERATIONS)
     material: str = Field(default="", max_length=80)
     certifications: list[str] = Field(default_factory=list, max_length=20)
+    interruptible: bool = Field(
+        default=False,
+        description="Piece or desk work that may stop at a shift end and go on in the "
+        "resource's next capacity window (a continuous process such as heat treatment may not)",
+    )
 
     @field_validator("class_unit_seconds")
     @classmethod
@@ -145,6 +150,7 @@ class OperationPublic(PublicSchema):
     predecessors: list[int]
     material: str
     certifications: list[str]
+    interruptible: bool
 
 
 class OrderPublic(PublicSchema):
@@ -166,6 +172,9 @@ class OrderPublic(PublicSchema):
     delivery_site_id: int | None
     drawing_ref: str | None
     notes: str
+    promised_at: datetime | None = Field(
+        default=None, description="The delivery date the platform committed to (once booked)"
+    )
     operations: list[OperationPublic]
     created_at: datetime
     updated_at: datetime

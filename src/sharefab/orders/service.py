@@ -53,6 +53,7 @@ def build_operations(
             predecessors=predecessors[seq],
             material=step.material or order_material,
             certifications=sorted(set(step.certifications)),
+            interruptible=step.interruptible,
         )
         for seq, step in zip(seqs, steps, strict=True)
     ]

@@ -9,6 +9,19 @@ from sqlalchemy.orm import Session
 from sharefab.reputation.models import CreditScore, PartyRole, Rating
 
 
+def scores_in_role(
+    session: Session, organization_ids: list[int], role: PartyRole
+) -> list[CreditScore]:
+    """The stored scores of several organisations in one role."""
+    return list(
+        session.scalars(
+            select(CreditScore).where(
+                CreditScore.organization_id.in_(organization_ids), CreditScore.role == role
+            )
+        )
+    )
+
+
 def score_of(
     session: Session, organization_id: int, role: PartyRole, *, lock: bool = False
 ) -> CreditScore | None:

@@ -125,6 +125,20 @@ def matching_weight(session: Session, org_id: int) -> float:
     return formula.matching_weight(provider_score(session, org_id).score)
 
 
+def matching_weights(session: Session, org_ids: list[int]) -> dict[int, float]:
+    """`matching_weight` of several providers in one read."""
+    found = {
+        r.organization_id: r
+        for r in repository.scores_in_role(session, org_ids, PartyRole.provider)
+    }
+    return {
+        o: formula.matching_weight(
+            (found[o] if o in found else _blank(o, PartyRole.provider)).score
+        )
+        for o in org_ids
+    }
+
+
 # --- events ---------------------------------------------------------------------------------
 
 

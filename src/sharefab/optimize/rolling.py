@@ -1,0 +1,292 @@
+"""Rolling re-optimisation: re-plan every step not started yet so that most orders are on time.
+
+``replan(timelines, network, pending, now)`` takes the live plan's free time with only what
+cannot move taken out (running work, downtime) and every order with steps still to place, and
+returns a new place for each such step. It is a list-scheduling heuristic with a memory, built
+for the objective a buyer feels: the number of orders delivered after the date they were given.
+
+1. **One pass.** Steps are booked one at a time, each on the resource where it ends first
+   (its inputs' ready time plus the truck from their site; free gaps may be used; work that may
+   pause at a shift end goes on in the next window). Which step goes next is decided by a
+   priority queue: orders that can still meet their deadline first, then the ones that cannot
+   (or were given up), and inside each class by ready time plus ``share`` of the order's slack
+   (``share`` < 0: by deadline, earliest first). Slack is the deadline minus the ready time
+   minus the remaining work on the fastest resources.
+2. **Giving up the fewest orders.** An order that comes out late in a pass takes capacity that
+   could make others on time. Each round gives up the latest ``frac`` of the late orders (they
+   go to the back of every queue, still planned) and keeps the result if fewer orders are late
+   (weighted), then total weighted lateness against the due dates; otherwise it halves ``frac``
+   and tries again. This is Moore and Hodgson's rule for one machine (drop the job that makes
+   the sequence late) carried over to a network of machines. Orders given up stay given up in
+   later re-plans (the caller keeps the set).
+
+A deadline is the promised date when there is one (a promise counts first), else the due date;
+lateness is measured at delivery to the buyer (the final truck included). Everything is counted,
+never timed: the same inputs give the same plan on any machine.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sharefab.optimize.live import INF, Network, Step, Timeline
+
+# a step stays on its current resource when moving it would gain at most this many minutes
+STICK_MINUTES = 30
+
+
+@dataclass
+class Pending:
+    """An order with steps still to place."""
+
+    key: int  # the caller's id
+    steps: list[Step]  # the steps not started (``Step.after``: inputs done or running)
+    release: int
+    ship_to: int  # the buyer's site
+    deadline: int | None  # promised date, else the due date: on time means by then
+    due: int | None = None  # what lateness is measured against (default: the deadline)
+    weight: int = 1
+    floor: int = 0  # delivery of work already done (a sink step finished or running)
+    given_up: bool = False
+
+
+@dataclass
+class Replanned:
+    """Per order: (resource, start, end) per pending step, in ``Pending.steps`` order."""
+
+    slots: dict[int, list[tuple[int, int, int]]]
+    delivery: dict[int, int]
+    late: set[int]
+    given_up: set[int]
+    values: tuple[int, int]  # (weighted orders late, weighted minutes late against due)
+    passes: int = 0
+    unplaced: list[int] = field(default_factory=list)  # orders a step of which fits nowhere
+
+
+def _remaining(steps: Sequence[Step]) -> list[int]:
+    """Per step: its fastest duration plus the longest such path after it."""
+    rem = [0] * len(steps)
+    succs: list[list[int]] = [[] for _ in steps]
+    for k, s in enumerate(steps):
+        for p in s.preds:
+            succs[p].append(k)
+    for k in range(len(steps) - 1, -1, -1):
+        fastest = min((m for _, m in steps[k].modes), default=0)
+        rem[k] = fastest + max((rem[s] for s in succs[k]), default=0)
+    return rem
+
+
+class _Order:
+    __slots__ = ("modes", "p", "rem", "sinks", "succs")
+
+    def __init__(self, p: Pending) -> None:
+        self.p = p
+        self.rem = _remaining(p.steps)
+        self.succs: list[list[int]] = [[] for _ in p.steps]
+        for k, s in enumerate(p.steps):
+            for q in s.preds:
+                self.succs[q].append(k)
+        self.sinks = [k for k in range(len(p.steps)) if not self.succs[k]]
+        self.modes = [sorted(s.modes, key=lambda m: (m[1], m[0])) for s in p.steps]
+
+
+def _pass(
+    timelines: Sequence[Timeline],
+    network: Network,
+    orders: list[_Order],
+    now: int,
+    share: float,
+    given_up: set[int],
+    stay: Mapping[int, Sequence[tuple[int, int, int]]] | None = None,
+    stick: int = 0,
+) -> tuple[dict[int, list[tuple[int, int, int]]], list[int]]:
+    """One list-scheduling pass (see the module docstring) on copies of the timelines."""
+    free = [t.copy() for t in timelines]
+    site, tt = network.site, network.minutes
+    heap: list[tuple[int, float, int, int]] = []
+    placed: dict[int, list[tuple[int, int, int]]] = {}
+    waiting: dict[int, list[int]] = {}
+    unplaced: list[int] = []
+
+    def ready(o: _Order, k: int, slots: list[tuple[int, int, int]]) -> int:
+        t = max(now, o.p.release)
+        for q in o.p.steps[k].preds:
+            if slots[q][2] > t:
+                t = slots[q][2]
+        for _, r in o.p.steps[k].after:
+            if r > t:
+                t = r
+        return t
+
+    def push(j: int, k: int) -> None:
+        o = orders[j]
+        t = ready(o, k, placed[j])
+        deadline = o.p.deadline
+        if deadline is None:
+            heapq.heappush(heap, (0, float(INF), j, k))
+            return
+        slack = deadline - t - o.rem[k]
+        hopeless = 1 if slack < 0 or o.p.key in given_up else 0
+        key = float(deadline) if share < 0 else t + share * max(0, slack)
+        heapq.heappush(heap, (hopeless, key, j, k))
+
+    for j, o in enumerate(orders):
+        placed[j] = [(-1, 0, 0)] * len(o.p.steps)
+        waiting[j] = [len(s.preds) for s in o.p.steps]
+        for k, w in enumerate(waiting[j]):
+            if w == 0:
+                push(j, k)
+    failed: set[int] = set()
+    while heap:
+        _, _, j, k = heapq.heappop(heap)
+        o = orders[j]
+        if j in failed:
+            continue
+        step = o.p.steps[k]
+        slots = placed[j]
+        best_e, best_r, best_s = INF, -1, INF
+        t_min = ready(o, k, slots)
+        for r, minutes in o.modes[k]:
+            if t_min + minutes >= best_e:
+                break  # shortest first: no later mode can end earlier
+            s_r = site[r]
+            t = t_min
+            for q in step.preds:
+                qr, _, qe = slots[q]
+                arrive = qe + tt[site[qr]][s_r]
+                if arrive > t:
+                    t = arrive
+            for src, at in step.after:
+                arrive = at + tt[src][s_r]
+                if arrive > t:
+                    t = arrive
+            s, e = free[r].place(t, minutes, step.pausable)
+            if e < best_e or (e == best_e and r < best_r):
+                best_e, best_r, best_s = e, r, s
+        here = stay.get(o.p.key) if stay else None
+        if here is not None and best_r >= 0 and here[k][0] != best_r and here[k][0] >= 0:
+            # leave the step on its current resource when that costs at most `stick` minutes
+            r0 = here[k][0]
+            m0 = next((m for r, m in o.modes[k] if r == r0), None)
+            if m0 is not None:
+                t = t_min
+                for q in step.preds:
+                    qr, _, qe = slots[q]
+                    t = max(t, qe + tt[site[qr]][site[r0]])
+                for src, at in step.after:
+                    t = max(t, at + tt[src][site[r0]])
+                s0, e0 = free[r0].place(t, m0, step.pausable)
+                if e0 <= best_e + stick:
+                    best_e, best_r, best_s = e0, r0, s0
+        if best_r < 0:
+            failed.add(j)
+            unplaced.append(o.p.key)
+            continue
+        free[best_r].take(best_s, best_e)
+        slots[k] = (best_r, best_s, best_e)
+        for s in o.succs[k]:
+            waiting[j][s] -= 1
+            if waiting[j][s] == 0:
+                push(j, s)
+    return {j: placed[j] for j in placed if j not in failed}, unplaced
+
+
+def _delivery(o: _Order, slots: list[tuple[int, int, int]], network: Network) -> int:
+    d = o.p.floor
+    for k in o.sinks:
+        r, _, e = slots[k]
+        truck = network.minutes[network.site[r]][o.p.ship_to] if o.p.ship_to >= 0 else 0
+        d = max(d, e + truck)
+    return d
+
+
+def _score(
+    orders: list[_Order], placed: dict[int, list[tuple[int, int, int]]], network: Network
+) -> tuple[tuple[int, int], dict[int, int], set[int]]:
+    late_w = tard = 0
+    delivery: dict[int, int] = {}
+    late: set[int] = set()
+    for j, o in enumerate(orders):
+        if j not in placed:
+            late_w += o.p.weight
+            late.add(j)
+            continue
+        d = _delivery(o, placed[j], network)
+        delivery[j] = d
+        if o.p.deadline is not None and d > o.p.deadline:
+            late_w += o.p.weight
+            late.add(j)
+        due = o.p.due if o.p.due is not None else o.p.deadline
+        if due is not None and d > due:
+            tard += o.p.weight * (d - due)
+    return (late_w, tard), delivery, late
+
+
+def score(
+    pending: Sequence[Pending],
+    slots: Mapping[int, Sequence[tuple[int, int, int]]],
+    network: Network,
+    timelines: Sequence[Timeline] | None = None,
+) -> tuple[int, int]:
+    """(weighted orders late, weighted minutes late against due) of the plan that puts each
+    order's pending steps in ``slots`` (a step on resource -1, or missing: unplaced)."""
+    orders = [_Order(p) for p in pending]
+    placed = {
+        j: list(slots[o.p.key])
+        for j, o in enumerate(orders)
+        if o.p.key in slots and all(r >= 0 for r, _, _ in slots[o.p.key])
+    }
+    return _score(orders, placed, network)[0]
+
+
+def replan(
+    timelines: Sequence[Timeline],
+    network: Network,
+    pending: Sequence[Pending],
+    now: int,
+    rounds: int = 3,
+    share: float = 0.25,
+    frac: float = 0.3,
+    stay: Mapping[int, Sequence[tuple[int, int, int]]] | None = None,
+    stick: int = STICK_MINUTES,
+) -> Replanned:
+    """A new place for every pending step (see the module docstring). ``timelines`` are not
+    changed. ``stay`` gives each order's current slots: a step stays on its resource when that
+    ends at most ``stick`` minutes later than the best other one (fewer moves for providers)."""
+    orders = [_Order(p) for p in pending]
+    given_up = {p.key for p in pending if p.given_up}
+
+    def run(gave_up: set[int]) -> tuple[dict[int, list[tuple[int, int, int]]], list[int]]:
+        return _pass(timelines, network, orders, now, share, gave_up, stay, stick)
+
+    best, unplaced = run(given_up)
+    values, delivery, late = _score(orders, best, network)
+    passes = 1
+    for _ in range(rounds):
+        candidates = sorted(
+            (j for j in late if orders[j].p.key not in given_up and j in delivery),
+            key=lambda j: (-(delivery[j] - (orders[j].p.deadline or 0)), orders[j].p.key),
+        )
+        if not candidates:
+            break
+        take = candidates[: max(1, int(len(candidates) * frac))]
+        trial = given_up | {orders[j].p.key for j in take}
+        placed, missing = run(trial)
+        passes += 1
+        got = _score(orders, placed, network)
+        if got[0] < values:
+            best, unplaced, given_up = placed, missing, trial
+            values, delivery, late = got
+        else:
+            frac /= 2
+    return Replanned(
+        slots={orders[j].p.key: slots for j, slots in best.items()},
+        delivery={orders[j].p.key: d for j, d in delivery.items()},
+        late={orders[j].p.key for j in late},
+        given_up=given_up,
+        values=values,
+        passes=passes,
+        unplaced=unplaced,
+    )
