@@ -63,8 +63,9 @@ def plan_rows(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def movable_plan(app: Any, tenants: Any) -> dict[str, Any]:
-    """A plan a re-optimisation improves: order Y sits on a slow machine because X held the
-    fast one; X is then cancelled, so re-optimising moves Y onto the fast machine."""
+    """A plan a re-optimisation improves: order Y sits on a slow machine, late, because X held
+    the fast one; X is then cancelled, so re-optimising moves Y onto the fast machine, where
+    it is on time."""
     from datetime import UTC, datetime, timedelta
 
     from tests.factories import created, make_resource, make_site, order_body
@@ -86,7 +87,7 @@ def movable_plan(app: Any, tenants: Any) -> dict[str, Any]:
         }
         created(owner.post("/api/v1/capacity-windows", json=window))
 
-    def order(c: TestClient, ref: str) -> dict[str, Any]:
+    def order(c: TestClient, ref: str, due: timedelta = timedelta(days=3)) -> dict[str, Any]:
         op = {
             "capability_code": "milling.cnc.5axis",
             "setup_minutes": 60,
@@ -97,7 +98,7 @@ def movable_plan(app: Any, tenants: Any) -> dict[str, Any]:
             ref,
             quantity=10,
             release_at=now.isoformat(),
-            due_at=(now + timedelta(days=3)).isoformat(),
+            due_at=(now + due).isoformat(),
             operations=[op],
         )
         made = created(c.post("/api/v1/orders", json=body))
@@ -109,6 +110,6 @@ def movable_plan(app: Any, tenants: Any) -> dict[str, Any]:
     b2 = TestClient(app, headers=tenants["buyer2"].headers)
     acme = TestClient(app, headers=tenants["acme"].headers)
     first = order(b2, "X")
-    second = order(acme, "Y")
+    second = order(acme, "Y", due=timedelta(hours=4))  # late on the slow machine
     b2.post(f"/api/v1/orders/{first['id']}/cancel")
     return {"fast": fast, "slow": slow, "order": second}

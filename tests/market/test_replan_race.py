@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from sharefab.kit import offload
 from sharefab.kit.db import unit_of_work
 from sharefab.kit.errors import LostRace
 from sharefab.market import replan as replanning
@@ -33,7 +32,7 @@ def _live_per_step(engine: Engine, order_id: int) -> list[int]:
 def test_concurrent_replans_never_leave_two_live_bookings(
     engine: Engine, tenants: Tenants, app_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While one replan solves, another moves the same bookings and commits: the first then
+    """While one replan plans, another moves the same bookings and commits: the first then
     refuses to write (LostRace, retried whole by the API), and every step keeps one booking."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: two replans cannot interleave")
@@ -48,12 +47,12 @@ def test_concurrent_replans_never_leave_two_live_bookings(
             (datetime.fromisoformat(first["starts_at"]), datetime.fromisoformat(first["ends_at"]))
         ]
     }
-    real_run = offload.run
+    real_plan = replanning.rolling_replan
     rivals: list[Any] = []
 
-    def solve_while_a_rival_commits(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        result = real_run(fn, *args, **kwargs)
-        if not rivals:  # the first solve: a rival replans the same bookings and commits
+    def plan_while_a_rival_commits(*args: Any, **kwargs: Any) -> Any:
+        result = real_plan(*args, **kwargs)
+        if not rivals:  # the first plan: a rival replans the same bookings and commits
             rivals.append(1)
             with unit_of_work(engine) as rival:
                 seed = rival.get(Booking, first_id)
@@ -61,7 +60,7 @@ def test_concurrent_replans_never_leave_two_live_bookings(
                 replanning.replan(rival, [seed], "rival", unavailable=down)
         return result
 
-    monkeypatch.setattr(offload, "run", solve_while_a_rival_commits)
+    monkeypatch.setattr(replanning, "rolling_replan", plan_while_a_rival_commits)
 
     def my_replan() -> None:
         with unit_of_work(engine) as mine:  # rolls back when the replan raises

@@ -114,9 +114,10 @@ def test_abuse_does_not_starve_another_client(app_client: TestClient, tenants: T
     worker.join()
     assert statuses[0] == 201  # the longest allowed routing is quoted
     assert all(400 <= s < 500 for s in statuses[1:]), statuses
-    # Not starved: the other client keeps getting answers while the solve runs (a blocked
+    # Not starved: the other client keeps getting answers while the abuse runs (a blocked
     # server would answer once, after it), and typical answers stay fast. No bound on the single
-    # slowest GET: on a shared machine any thread may be descheduled for a moment.
+    # slowest GET: on a shared machine any thread may be descheduled for a moment. (The quote
+    # itself is an insertion on the live plan now, over in milliseconds.)
     log.info(
         "quote of a 200-step chain: %d; other client's GETs: %d, %d during the quote, "
         "median %.0f ms, max %.0f ms",
@@ -126,5 +127,5 @@ def test_abuse_does_not_starve_another_client(app_client: TestClient, tenants: T
         statistics.median(latencies) * 1000,
         max(latencies) * 1000,
     )
-    assert len(during_quote) >= 5, f"only {len(during_quote)} GETs answered during the quote"
+    assert len(latencies) >= 5, f"only {len(latencies)} GETs answered during the abuse"
     assert statistics.median(latencies) < 0.2, f"median GET {statistics.median(latencies):.2f} s"

@@ -227,7 +227,7 @@ class TestFlow:
         resp = buyer.post(f"/buyer/orders/{order['id']}/quotes")
         assert resp.status_code == 303
         page = buyer.get(f"/buyer/orders/{order['id']}").text
-        assert "cannot be placed" in page
+        assert "no resource can do it" in page
         assert 'class="badge draft"' in page
 
     def test_order_form_errors_keep_the_input(self, pages: dict[str, PageClient]) -> None:

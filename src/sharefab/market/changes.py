@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sharefab.capacity.models import CapacityWindow, Downtime, Resource, ResourceCapability
@@ -72,13 +73,28 @@ def _stamp(session: Session) -> None:
     ids = session.info.pop(_KEY, None)
     if not ids:
         return
-    version = session.execute(
+    version = _advance(session)
+    session.execute(insert(PlanChange), [{"version": version, "resource_id": r} for r in ids])
+
+
+def _advance(session: Session) -> int:
+    """Advance the plan clock (its row is made on first use where a schema was built without
+    the migrations' seed row) and return the new version."""
+    bump = (
         update(PlanClock)
         .where(PlanClock.id == 1)
         .values(version=PlanClock.version + 1)
         .returning(PlanClock.version)
-    ).scalar_one()
-    session.execute(insert(PlanChange), [{"version": version, "resource_id": r} for r in ids])
+    )
+    version = session.execute(bump).scalar_one_or_none()
+    if version is not None:
+        return version
+    try:
+        with session.begin_nested():
+            session.execute(insert(PlanClock).values(id=1, version=1))
+        return 1
+    except IntegrityError:  # made meanwhile by another transaction
+        return session.execute(bump).scalar_one()
 
 
 @event.listens_for(Session, "after_rollback")

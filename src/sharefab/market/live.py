@@ -136,7 +136,8 @@ class LivePlan:
         """Catch up with the plan clock: reload what changed since the version held."""
         with self.lock:
             version, changed = changed_since(session, self.version)
-            if self.version < 0 or len(changed) > RELOAD_ALL:
+            if self.version < 0 or version < self.version or len(changed) > RELOAD_ALL:
+                # first use, a clock that went back (the data was replaced), or a lot changed
                 self._load(session, None)
             elif changed:
                 self._load(session, sorted(changed))

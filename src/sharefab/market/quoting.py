@@ -6,9 +6,11 @@ the lack of slack before the due date up to a buffer that grows with the routing
 ``safest`` (a buffer after every step). Every option is scored at delivery to the buyer: the
 final truck counts in its date and its price.
 
-A quote promises the buyer's due date when its plan delivers by then, else the plan's delivery:
-the platform commits to what the buyer asked for whenever it can, and re-optimisation may then
-use the time up to that date. When no plan meets the due date the quote still comes, with the
+A quote promises the buyer's due date when its plan delivers by then with a buffer to spare
+(``optimize.live.buffer_minutes``: it grows with the routing's length and duration
+uncertainty), else the plan's delivery plus that buffer: the platform commits to what the buyer
+asked for whenever it safely can, to a date it can keep otherwise, and re-optimisation may use
+the time up to the promise. When no plan meets the due date the quote still comes, with the
 earliest date it can keep and the capability that holds it back (the step that waits longest
 for its resource). Only a step that no resource can do at all is refused (422, naming it).
 """
@@ -227,7 +229,9 @@ def price(
             f"spends the slack: delivered {max(0, due - placement.delivery) // 60} h before the "
             f"due date, less than the {buffer // 60} h buffer a delay would need"
         )
-    promised = max(placement.delivery, due)
+    # the due date when the plan keeps its buffer before it, else the plan's delivery plus the
+    # buffer: a date the platform can keep when steps run long
+    promised = due if placement.delivery + buffer <= due else placement.delivery + buffer
     return Priced(
         option=option,
         placement=placement,

@@ -16,8 +16,9 @@ Both run the rolling planner (``optimize.rolling``) over the live plan (``market
 A booking moves in place when it stays with its provider; ``moved_from_*``, ``moved_reason`` and
 ``moved_at`` say where it came from and why, for the provider's work orders and the buyer's
 order page. Work that goes to another provider is cancelled for the old one (with the reason)
-and booked anew for the new one (same price and quote, ``moved_from_*`` set). An order whose delivery now falls after its promised date gets the
-new date, and the report names it and the reason.
+and booked anew for the new one (same price and quote, ``moved_from_*`` set). An order whose
+delivery now falls after its promised date gets the new date, and the report names it and the
+reason.
 """
 
 from __future__ import annotations
@@ -47,9 +48,8 @@ from sharefab.market.live import (
 )
 from sharefab.market.models import Booking, BookingStatus
 from sharefab.optimize.live import Step
-from sharefab.optimize.rolling import Pending, Replanned
+from sharefab.optimize.rolling import Pending, Replanned, retime
 from sharefab.optimize.rolling import replan as rolling_replan
-from sharefab.optimize.rolling import score as rolling_score
 from sharefab.orders.models import Order
 
 # A move of a booking by less than this (same resource) is not worth telling its provider.
@@ -117,6 +117,7 @@ class Snapshot:
     current: dict[int, list[tuple[int, int, int]]]  # per order: live index, start, end
     unplaced: list[dict[str, Any]]
     live: LivePlan
+    seen: dict[int, tuple[BookingStatus, int, datetime]]  # booking id -> as read
 
 
 def _snapshot(
@@ -213,7 +214,8 @@ def _snapshot(
         orders[order_id] = order
         moving[order_id] = mine
         current[order_id] = slots
-    return Snapshot(t_now, orders, moving, pending, current, unplaced, live)
+    seen = {b.id: (b.status, b.resource_id, b.starts_at) for bs in moving.values() for b in bs}
+    return Snapshot(t_now, orders, moving, pending, current, unplaced, live, seen)
 
 
 def _timelines(snap: Snapshot, unavailable: dict[int, list[Span]] | None) -> list[Any]:
@@ -258,30 +260,28 @@ def _apply(
     result: Replanned,
     reason: str,
     report: ReplanReport,
-    check: bool,
 ) -> None:
-    """Write the new places in this transaction. With ``check``, every moving booking is locked
-    and compared with what the snapshot read (``LostRace`` if any changed)."""
+    """Write the new places in this transaction. Every moving booking is locked and compared
+    with what the snapshot read: if another change moved or started one meanwhile, nothing is
+    written (``LostRace``, retry)."""
     live = snap.live
-    ids = [b.id for bs in snap.moving.values() for b in bs]
-    rows: dict[int, Booking] = {}
-    if check:
-        for b in session.scalars(select(Booking).where(Booking.id.in_(ids)).with_for_update()):
-            rows[b.id] = b
-        for bs in snap.moving.values():
-            for b in bs:
-                row = rows.get(b.id)
-                if row is None or (row.status, row.resource_id, row.starts_at) != (
-                    BookingStatus.committed,
-                    b.resource_id,
-                    b.starts_at,
-                ):
-                    raise LostRace(
-                        f"work order {b.id} changed while re-planning ({reason}); nothing was "
-                        "moved, run it again"
-                    )
-    else:
-        rows = {b.id: b for bs in snap.moving.values() for b in bs}
+    session.flush()
+    rows = {
+        b.id: b
+        for b in session.scalars(
+            select(Booking)
+            .where(Booking.id.in_(sorted(snap.seen)))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    for bid, seen in snap.seen.items():
+        row = rows.get(bid)
+        if row is None or (row.status, row.resource_id, row.starts_at) != seen:
+            raise LostRace(
+                f"work order {bid} changed while re-planning ({reason}); nothing was moved, "
+                "run it again"
+            )
     if session.get_bind().dialect.name == "postgresql":
         # bookings move in place, in any order: overlaps are checked when the transaction ends
         session.execute(text("SET CONSTRAINTS ex_bookings_no_overlap DEFERRED"))
@@ -388,7 +388,7 @@ def replan(
                 return report
             result = _plan(snap, unavailable, rounds=0)
             _unplaced(result, report)
-            _apply(session, snap, result, reason, report, check=False)
+            _apply(session, snap, result, reason, report)
     return report
 
 
@@ -399,8 +399,12 @@ def _unplaced(result: Replanned, report: ReplanReport) -> None:
         )
 
 
-def _values(values: tuple[int, int]) -> dict[str, Any]:
-    return {"weighted_promises_broken": values[0], "weighted_lateness_h": round(values[1] / 60, 1)}
+def _values(values: tuple[int, int, int]) -> dict[str, Any]:
+    return {
+        "weighted_orders_late": values[0],
+        "weighted_promises_broken": values[1],
+        "weighted_lateness_h": round(values[2] / 60, 1),
+    }
 
 
 def reoptimise(
@@ -431,19 +435,20 @@ def reoptimise(
         report.unplaced = snap.unplaced
         if progress:
             progress(0.2, f"{sum(len(b) for b in snap.moving.values())} bookings read", None)
-        before = rolling_score(snap.pending, snap.current, live.network(), _timelines(snap, None))
+        kept = retime(_timelines(snap, None), live.network(), snap.pending, snap.now, snap.current)
         result = _plan(snap, None, rounds)
-        report.values = {"before": _values(before), "after": _values(result.values)}
+        report.values = {"before": _values(kept.values), "after": _values(result.values)}
         if progress:
             progress(0.8, "planned", report.values["after"])
-        if result.values >= before:
-            report.values["applied"] = False
-            return report
-        report.values["applied"] = True
+        report.values["applied"] = result.values < kept.values
+        if not report.values["applied"]:
+            # no better assignment: the current one, with its times brought up to date
+            result = kept
+            reason = "re-timing of bookings not yet started"
         _unplaced(result, report)
         if apply_in is None:
-            _apply(session, snap, result, reason, report, check=False)
+            _apply(session, snap, result, reason, report)
         else:
             with apply_in() as writer:
-                _apply(writer, snap, result, reason, report, check=True)
+                _apply(writer, snap, result, reason, report)
     return report

@@ -8,20 +8,25 @@ for the objective a buyer feels: the number of orders delivered after the date t
 1. **One pass.** Steps are booked one at a time, each on the resource where it ends first
    (its inputs' ready time plus the truck from their site; free gaps may be used; work that may
    pause at a shift end goes on in the next window). Which step goes next is decided by a
-   priority queue: orders that can still meet their deadline first, then the ones that cannot
+   priority queue: orders that can still meet their due date first, then the ones that cannot
    (or were given up), and inside each class by ready time plus ``share`` of the order's slack
-   (``share`` < 0: by deadline, earliest first). Slack is the deadline minus the ready time
+   (``share`` < 0: by due date, earliest first). Slack is the due date minus the ready time
    minus the remaining work on the fastest resources.
 2. **Giving up the fewest orders.** An order that comes out late in a pass takes capacity that
-   could make others on time. Each round gives up the latest ``frac`` of the late orders (they
-   go to the back of every queue, still planned) and keeps the result if fewer orders are late
-   (weighted), then total weighted lateness against the due dates; otherwise it halves ``frac``
-   and tries again. This is Moore and Hodgson's rule for one machine (drop the job that makes
-   the sequence late) carried over to a network of machines. Orders given up stay given up in
+   could make others on time. Each round gives up the latest ``frac`` of the orders late
+   against their due date (they go to the back of every queue, still planned) and keeps the
+   result if it is better (see below); otherwise it halves ``frac`` and tries again. This is
+   Moore and Hodgson's rule for one machine (drop the job that makes the sequence late)
+   carried over to a network of machines. Orders given up stay given up in
    later re-plans (the caller keeps the set).
 
-A deadline is the promised date when there is one (a promise counts first), else the due date;
-lateness is measured at delivery to the buyer (the final truck included). Everything is counted,
+Plans compare lexicographically by (weighted orders late against their due date, weighted
+promises broken, weighted minutes late). An order's deadline is its promised date when there
+is one, else its due date; priorities follow the due date. Measured on the simulator (size S,
+one week, seed 1), ranking promises first instead kept fewer promises (80 % against 86 %) and
+fewer orders on time (66 % against 77 %): most promises are the due date itself, and a
+planner that defends each estimated promise leaves more plans stale. Lateness is measured at
+delivery to the buyer (the final truck included). Everything is counted,
 never timed: the same inputs give the same plan on any machine.
 """
 
@@ -60,7 +65,8 @@ class Replanned:
     delivery: dict[int, int]
     late: set[int]
     given_up: set[int]
-    values: tuple[int, int]  # (weighted orders late, weighted minutes late against due)
+    # (weighted orders late against due, weighted promises broken, weighted minutes late)
+    values: tuple[int, int, int]
     passes: int = 0
     unplaced: list[int] = field(default_factory=list)  # orders a step of which fits nowhere
 
@@ -79,10 +85,11 @@ def _remaining(steps: Sequence[Step]) -> list[int]:
 
 
 class _Order:
-    __slots__ = ("modes", "p", "rem", "sinks", "succs")
+    __slots__ = ("modes", "p", "rem", "sinks", "succs", "target")
 
     def __init__(self, p: Pending) -> None:
         self.p = p
+        self.target = p.due if p.due is not None else p.deadline
         self.rem = _remaining(p.steps)
         self.succs: list[list[int]] = [[] for _ in p.steps]
         for k, s in enumerate(p.steps):
@@ -101,8 +108,11 @@ def _pass(
     given_up: set[int],
     stay: Mapping[int, Sequence[tuple[int, int, int]]] | None = None,
     stick: int = 0,
+    keep: bool = False,
 ) -> tuple[dict[int, list[tuple[int, int, int]]], list[int]]:
-    """One list-scheduling pass (see the module docstring) on copies of the timelines."""
+    """One list-scheduling pass (see the module docstring) on copies of the timelines. With
+    ``keep``, every step stays on its ``stay`` resource and steps are booked in the order of
+    their ``stay`` starts (the current plan, made feasible from ``now``)."""
     free = [t.copy() for t in timelines]
     site, tt = network.site, network.minutes
     heap: list[tuple[int, float, int, int]] = []
@@ -123,7 +133,10 @@ def _pass(
     def push(j: int, k: int) -> None:
         o = orders[j]
         t = ready(o, k, placed[j])
-        deadline = o.p.deadline
+        deadline = o.p.due if o.p.due is not None else o.p.deadline
+        if keep and stay is not None:
+            heapq.heappush(heap, (0, float(stay[o.p.key][k][1]), j, k))
+            return
         if deadline is None:
             heapq.heappush(heap, (0, float(INF), j, k))
             return
@@ -148,7 +161,10 @@ def _pass(
         slots = placed[j]
         best_e, best_r, best_s = INF, -1, INF
         t_min = ready(o, k, slots)
-        for r, minutes in o.modes[k]:
+        modes = o.modes[k]
+        if keep and stay is not None:
+            modes = [m for m in modes if m[0] == stay[o.p.key][k][0]]
+        for r, minutes in modes:
             if t_min + minutes >= best_e:
                 break  # shortest first: no later mode can end earlier
             s_r = site[r]
@@ -202,43 +218,58 @@ def _delivery(o: _Order, slots: list[tuple[int, int, int]], network: Network) ->
     return d
 
 
+def _target(o: _Order) -> int:
+    return o.target if o.target is not None else INF
+
+
 def _score(
     orders: list[_Order], placed: dict[int, list[tuple[int, int, int]]], network: Network
-) -> tuple[tuple[int, int], dict[int, int], set[int]]:
-    late_w = tard = 0
+) -> tuple[tuple[int, int, int], dict[int, int], set[int]]:
+    """((weighted orders late against due, weighted promises broken, weighted minutes late
+    against due), delivery per order, orders past their deadline). An order that could not
+    be placed counts as late and broken."""
+    late_w = broken = tard = 0
     delivery: dict[int, int] = {}
     late: set[int] = set()
     for j, o in enumerate(orders):
         if j not in placed:
             late_w += o.p.weight
+            broken += o.p.weight
             late.add(j)
             continue
         d = _delivery(o, placed[j], network)
         delivery[j] = d
         if o.p.deadline is not None and d > o.p.deadline:
-            late_w += o.p.weight
+            broken += o.p.weight
             late.add(j)
-        due = o.p.due if o.p.due is not None else o.p.deadline
-        if due is not None and d > due:
-            tard += o.p.weight * (d - due)
-    return (late_w, tard), delivery, late
+        if o.target is not None and d > o.target:
+            late_w += o.p.weight
+            tard += o.p.weight * (d - o.target)
+    return (late_w, broken, tard), delivery, late
 
 
-def score(
-    pending: Sequence[Pending],
-    slots: Mapping[int, Sequence[tuple[int, int, int]]],
+def retime(
+    timelines: Sequence[Timeline],
     network: Network,
-    timelines: Sequence[Timeline] | None = None,
-) -> tuple[int, int]:
-    """(weighted orders late, weighted minutes late against due) of the plan that puts each
-    order's pending steps in ``slots`` (a step on resource -1, or missing: unplaced)."""
+    pending: Sequence[Pending],
+    now: int,
+    current: Mapping[int, Sequence[tuple[int, int, int]]],
+) -> Replanned:
+    """The current plan as it can still run: every step on its current resource, in the order
+    of the current starts, as early as it fits from ``now`` (a booking whose time has passed
+    moves later, as it will; one that could start earlier does)."""
     orders = [_Order(p) for p in pending]
-    placed = {
-        j: list(slots[o.p.key])
-        for j, o in enumerate(orders)
-        if o.p.key in slots and all(r >= 0 for r, _, _ in slots[o.p.key])
-    }
-    return _score(orders, placed, network)[0]
+    placed, unplaced = _pass(timelines, network, orders, now, 0.0, set(), current, 0, keep=True)
+    values, delivery, late = _score(orders, placed, network)
+    return Replanned(
+        slots={orders[j].p.key: slots for j, slots in placed.items()},
+        delivery={orders[j].p.key: d for j, d in delivery.items()},
+        late={orders[j].p.key for j in late},
+        given_up={p.key for p in pending if p.given_up},
+        values=values,
+        passes=1,
+        unplaced=unplaced,
+    )
 
 
 def replan(
@@ -266,8 +297,12 @@ def replan(
     passes = 1
     for _ in range(rounds):
         candidates = sorted(
-            (j for j in late if orders[j].p.key not in given_up and j in delivery),
-            key=lambda j: (-(delivery[j] - (orders[j].p.deadline or 0)), orders[j].p.key),
+            (
+                j
+                for j, d in delivery.items()
+                if d > _target(orders[j]) and orders[j].p.key not in given_up
+            ),
+            key=lambda j: (-(delivery[j] - (orders[j].target or 0)), orders[j].p.key),
         )
         if not candidates:
             break

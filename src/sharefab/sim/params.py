@@ -42,9 +42,8 @@ class SimParams:
     mttr_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MTTR_HOURS))
     repair_sigma: float = 0.6
     # Which of the platform's quotes a buyer accepts (the `sharefab` policy): balanced,
-    # fastest or cheapest; the first quote when that option was not offered.
+    # fastest, cheapest or safest; the first quote when that option was not offered.
     buyer_picks: str = "balanced"
-    # The `sharefab` policy's solves (quotes, replans) stop on this much CP-SAT deterministic
-    # time each (about seconds, one worker, fixed seed), not on the wall clock: the same seed
-    # gives the same figures on any machine load.
-    solver_deterministic_time: float = 0.2
+    # The `sharefab` policy runs the platform's re-optimisation every this many simulated
+    # minutes (0: never; disruptions still replan what they touch).
+    reoptimise_every: int = 240

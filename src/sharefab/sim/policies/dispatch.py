@@ -32,6 +32,7 @@ import bisect
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sharefab.sim.arrivals import Arrival, Breakdown, Scenario
 from sharefab.sim.events import EventQueue
@@ -133,7 +134,15 @@ def deliver(
     outcome.delivered = delivered
 
 
-def pause_for_repair(world: World, res: _Resource, ex: Execution, now: int, repair: int) -> int:
+class Work(Protocol):
+    """Where the running step of a resource stands: it works from `work_from` for
+    `work_left` more minutes of window time."""
+
+    work_from: int
+    work_left: int
+
+
+def pause_for_repair(world: World, res: Work, ex: Execution, now: int, repair: int) -> int:
     """The new end of the step `ex` running on a resource that breaks down at `now` for `repair`
     minutes: pushed by the repair, or, for a step that may pause at a shift end, its window
     time left after the repair (`res.work_from` and `res.work_left` track it)."""

@@ -6,20 +6,24 @@ every service call runs inside `kit.types.clock_at(that moment)`, so the service
 simulated time as "now". Then, as the simulation unfolds:
 
 * an order arrives: its buyer creates it (`orders.service.create_order`), asks for a quote
-  of the option it wants (`market.service.request_quotes`; balanced unless
-  `SimParams.buyer_picks` says otherwise) and accepts it (`accept_quote`); an order no
-  quote can be made for is rejected with the service's reason;
-* a booking's resource is free and working and its inputs are there: its provider reports it
-  started (`execution.service.report_event`) at the booked time, or earlier when the work
-  fits before the resource's next booking (the platform moves the booking; a late start
-  replans);
+  of the option it wants (`market.service.request_quotes`, placed on the platform's live plan;
+  balanced unless `SimParams.buyer_picks` says otherwise) and accepts it (`accept_quote`); an
+  order no quote can be made for is rejected with the service's reason;
+* every `SimParams.reoptimise_every` minutes the operator's re-optimisation runs
+  (`market.replan.reoptimise`: every booking not started may move, promises and due dates
+  first);
+* a resource is free and working: its provider starts the first booking planned on it whose
+  inputs are there (`execution.service.report_event(started)`): at the booked time, or earlier
+  when the machine is idle and the work fits before the next booking planned on it (the
+  platform then moves the booking to now; a late start replans);
 * the work ends (after its planned time times the scenario's noise): reported completed;
 * a resource breaks down: its provider reports it (`report_breakdown`, which replans).
 
-The physical world (who is busy, what is broken, how long work really takes, trucks) is the
-simulator's, the same as for the other policies; the plan is the platform's. Every solve of a
-run stops on CP-SAT deterministic time (`SimParams.solver_deterministic_time`, through the
-platform's `solver_deterministic_time` setting), so a seed gives the same figures on any load.
+The physical world (who is busy, what is broken, how long work really takes, trucks, work that
+pauses at a shift end) is the simulator's, the same as for the other policies; the plan is the
+platform's. The simulator keeps what it needs of the plan in memory (each resource's committed
+bookings in start order) and reads back only the resources the plan clock says changed after a
+service call. Nothing here is timed: the same seed gives the same figures on any machine.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from multiprocessing.util import Finalize
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -50,9 +54,10 @@ from sharefab.identity.principal import Principal
 from sharefab.kit.db import build_engine, unit_of_work
 from sharefab.kit.errors import SharefabError
 from sharefab.kit.migrate import upgrade
-from sharefab.kit.settings import get_settings
 from sharefab.kit.types import clock_at
+from sharefab.market import replan
 from sharefab.market import service as market
+from sharefab.market.changes import changed_since
 from sharefab.market.models import Booking, BookingStatus
 from sharefab.models import import_all_models
 from sharefab.orders import service as orders
@@ -61,14 +66,21 @@ from sharefab.seed import write_cluster
 from sharefab.sim.arrivals import Arrival, Breakdown, Scenario
 from sharefab.sim.events import EventQueue
 from sharefab.sim.params import SimParams
-from sharefab.sim.policies.dispatch import charge_inbound, deliver
+from sharefab.sim.policies.dispatch import charge_inbound, deliver, pause_for_repair
 from sharefab.sim.record import Execution, Fate, OrderOutcome, RunRecord
 from sharefab.sim.world import World
 
 # Minute 0 of every simulated run: a Monday, 00:00 in the cluster's time zone.
 EPOCH = datetime(2030, 1, 7, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
-COMPLETE, REPAIR, BREAK, ARRIVE, WAKE = "complete", "repair", "break", "arrive", "wake"
-PRIORITY = {COMPLETE: 1, REPAIR: 2, BREAK: 3, ARRIVE: 4, WAKE: 6}
+COMPLETE, REPAIR, BREAK, ARRIVE, REOPT, TRY = (
+    "complete",
+    "repair",
+    "break",
+    "arrive",
+    "reoptimise",
+    "try",
+)
+PRIORITY = {COMPLETE: 1, REPAIR: 2, BREAK: 3, ARRIVE: 4, REOPT: 5, TRY: 6}
 
 
 def moment(minute: int) -> datetime:
@@ -85,19 +97,6 @@ def _scratch() -> str | None:
     """Where the per-run databases go: memory-backed /dev/shm when there is one."""
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-
-
-@contextmanager
-def deterministic_solver(units: float) -> Iterator[None]:
-    """Within the block, the services' solves stop on `units` of CP-SAT deterministic time
-    (the platform's `solver_deterministic_time` setting), not on the wall clock."""
-    settings = get_settings()
-    old = settings.solver_deterministic_time
-    settings.solver_deterministic_time = units
-    try:
-        yield
-    finally:
-        settings.solver_deterministic_time = old
 
 
 @lru_cache(maxsize=1)
@@ -126,17 +125,32 @@ def run_sharefab(
     """Play `scenario` with the platform quoting, booking and replanning every order."""
     template = _template()
     params = params or SimParams()
-    with (
-        tempfile.TemporaryDirectory(prefix="sharefab-run-", dir=_scratch()) as tmp,
-        deterministic_solver(params.solver_deterministic_time),
-    ):
+    with tempfile.TemporaryDirectory(prefix="sharefab-run-", dir=_scratch()) as tmp:
         path = Path(tmp) / "run.db"
         shutil.copy(template, path)
         engine = build_engine(f"sqlite:///{path}")
         try:
-            return _Run(world, scenario, engine, progress, params.buyer_picks).run()
+            return _Run(world, scenario, engine, progress, params).run()
         finally:
             engine.dispose()
+
+
+@dataclasses.dataclass
+class _Work:
+    """Where the running step of a resource stands (see `dispatch.pause_for_repair`)."""
+
+    work_from: int = 0
+    work_left: int = 0
+
+
+@dataclasses.dataclass
+class _Planned:
+    """A committed booking as the simulator mirrors it."""
+
+    id: int
+    start: int
+    order: int
+    position: int
 
 
 class _Run:
@@ -145,26 +159,30 @@ class _Run:
         world: World,
         scenario: Scenario,
         engine: Engine,
-        progress: Callable[[int], None] | None = None,
-        buyer_picks: str = "balanced",
+        progress: Callable[[int], None] | None,
+        params: SimParams,
     ) -> None:
         self.world, self.scenario, self.engine = world, scenario, engine
-        self.buyer_picks = buyer_picks
+        self.params = params
         self.progress = progress
         self.record = RunRecord(policy="sharefab", seed=scenario.seed, end=world.end)
         self.events = EventQueue()
         n = len(world.cluster.resources)
         self.running: list[tuple[Execution, int] | None] = [None] * n  # execution, booking
-        self.version = [0] * n
+        self.version = [0] * n  # bumps when a running step's end moves
         self.down_until = [0] * n
-        self.wakes: set[int] = set()
+        self.work = [_Work() for _ in range(n)]
+        self.planned: list[list[_Planned]] = [[] for _ in range(n)]  # committed, by start
+        self.where: dict[tuple[int, int], int] = {}  # (order, position) -> resource planned
+        self.plan_version = 0
+        self.tries: set[tuple[int, int]] = set()
         self.ends: dict[int, dict[int, int]] = {}
         self.sites: dict[int, dict[int, int]] = {}
         self.started: set[int] = set()
-        self.ready: set[int] = set()  # operation ids whose predecessors are all done, not started
         self.op_of: dict[int, tuple[int, int]] = {}  # operation id -> (order, position)
-        self.op_id: dict[tuple[int, int], int] = {}  # (order, position) -> operation id
+        self.op_id: dict[tuple[int, int], int] = {}
         self.quantity: dict[int, int] = {}  # operation id -> parts
+        self.resource_index: dict[int, int] = {}
         self._seed_database()
 
     # --- set-up ----------------------------------------------------------------------------
@@ -197,12 +215,49 @@ class _Run:
             )
             for o in self.org_rows
         ]
+        self.operator = Principal(
+            organization_id=self.org_rows[0].id,
+            role=Role.admin,
+            is_operator=True,
+            is_provider=False,
+            is_buyer=False,
+        )
 
     @contextmanager
     def _services(self, minute: int) -> Iterator[Session]:
-        """A unit of work whose services see `minute` as now."""
+        """A unit of work whose services see `minute` as now; afterwards the mirrored plan
+        catches up with what the call changed."""
         with clock_at(moment(minute)), unit_of_work(self.engine) as session:
             yield session
+        self._sync()
+
+    def _sync(self) -> None:
+        """Reload the committed bookings of the resources the plan clock says changed."""
+        with unit_of_work(self.engine, write=False) as session:
+            version, changed = changed_since(session, self.plan_version)
+            self.plan_version = version
+            ids = sorted(changed & set(self.resource_index))
+            if not ids:
+                return
+            rows = session.execute(
+                select(Booking.id, Booking.resource_id, Booking.operation_id, Booking.starts_at)
+                .where(Booking.status == BookingStatus.committed)
+                .where(Booking.resource_id.in_(ids))
+            ).all()
+        fresh: dict[int, list[_Planned]] = {self.resource_index[rid]: [] for rid in ids}
+        for bid, rid, op_id, starts in rows:
+            order, pos = self.op_of[op_id]
+            fresh[self.resource_index[rid]].append(_Planned(bid, minute_of(starts), order, pos))
+        for r, items in fresh.items():
+            items.sort(key=lambda p: (p.start, p.id))
+            for p in self.planned[r]:
+                if self.where.get((p.order, p.position)) == r:
+                    del self.where[(p.order, p.position)]
+            for p in items:
+                self.where[(p.order, p.position)] = r
+            self.planned[r] = items
+            if items:
+                self._wake(r, items[0].start)
 
     @property
     def now(self) -> int:
@@ -210,6 +265,12 @@ class _Run:
 
     def _at(self, time: int, kind: str, data: object = None) -> None:
         self.events.schedule(time, kind, data, PRIORITY[kind])
+
+    def _wake(self, r: int, t: int) -> None:
+        t = max(t, self.now)
+        if (r, t) not in self.tries and t < self.world.end:
+            self.tries.add((r, t))
+            self._at(t, TRY, r)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -219,11 +280,16 @@ class _Run:
                 self._at(a.at, ARRIVE, a)
         for b in self.scenario.breakdowns:
             self._at(b.at, BREAK, b)
+        every = self.params.reoptimise_every
+        if every > 0:
+            for t in range(every, self.world.end, every):
+                self._at(t, REOPT)
         handlers: dict[str, Callable[[object], None]] = {
             ARRIVE: self._arrive,  # type: ignore[dict-item]
             BREAK: self._break,  # type: ignore[dict-item]
-            REPAIR: lambda _: None,
-            WAKE: lambda _: None,
+            REPAIR: self._try,  # type: ignore[dict-item]
+            TRY: self._try,  # type: ignore[dict-item]
+            REOPT: self._reoptimise,
             COMPLETE: self._complete,  # type: ignore[dict-item]
         }
         while self.events and (self.events.peek_time() or 0) < self.world.end:
@@ -232,21 +298,12 @@ class _Run:
             if self.progress and times and event.time // 1440 > times[-1] // 1440:
                 self.progress(event.time)
             self.record.event_times.append(event.time)
-            if event.kind == WAKE:
-                self.wakes.discard(event.time)
             handlers[event.kind](event.data)
-            if self.events.peek_time() != self.now:  # the minute's last event: dispatch
-                self._advance()
         for k, outcome in self.record.orders.items():
             if outcome.fate in (Fate.completed, Fate.rejected):
                 continue
             outcome.fate = Fate.in_progress if k in self.started else Fate.waiting
         return self.record
-
-    def _wake(self, t: int) -> None:
-        if t > self.now and t not in self.wakes and t < self.world.end:
-            self.wakes.add(t)
-            self._at(t, WAKE)
 
     # --- orders ----------------------------------------------------------------------------
 
@@ -280,6 +337,7 @@ class _Run:
                     class_unit_seconds=dict(op.class_unit_seconds),
                     predecessors=list(op.predecessors),
                     material=op.material or o.material,
+                    interruptible=op.interruptible,
                 )
                 for op in o.operations
             ],
@@ -288,116 +346,119 @@ class _Run:
         try:
             with self._services(self.now) as session:
                 row = orders.create_order(session, buyer, data)
-                # the buyer asks only for the option it is going to accept
-                quotes = market.request_quotes(session, buyer, row.id, (self.buyer_picks,))
-                market.accept_quote(session, buyer, quotes[0].id)
                 for op in row.operations:
                     self.op_of[op.id] = (a.order, position[op.seq])
                     self.op_id[(a.order, position[op.seq])] = op.id
                     self.quantity[op.id] = op.quantity
-                    if not w.preds[a.order][position[op.seq]]:
-                        self.ready.add(op.id)
+                # the buyer asks only for the option it is going to accept
+                quotes = market.request_quotes(session, buyer, row.id, (self.params.buyer_picks,))
+                quote, _ = market.accept_quote(session, buyer, quotes[0].id)
+                outcome.promised = minute_of(quote.promised_at)
         except SharefabError as exc:
             outcome.fate = Fate.rejected
             outcome.reason = str(exc)
             return
         self.ends[a.order], self.sites[a.order] = {}, {}
 
+    def _reoptimise(self, _: object) -> None:
+        try:
+            with self._services(self.now) as session:
+                report = replan.reoptimise(session)
+        except SharefabError:
+            self.record.note("reoptimise_failed")
+            return
+        if report.values.get("applied"):
+            self.record.note("reoptimised")
+            self.record.note("moves", len(report.moves))
+
     # --- work ------------------------------------------------------------------------------
 
-    def _advance(self) -> None:
-        """Start every booking whose resource is free and working and whose inputs are there:
-        at its booked time, or earlier when the work fits before the resource's next booking
-        (as a factory does with an idle machine; the platform then moves the booking to now).
-        Then wake up at the next booked start."""
-        w, now = self.world, self.now
-        if not self.ready:
+    def _ready_at(self, order: int, pos: int, r: int) -> int | None:
+        """When the inputs of that step are at resource `r` (None: a predecessor is not done)."""
+        w = self.world
+        ends, sites = self.ends.get(order), self.sites.get(order)
+        if ends is None or sites is None:
+            return None
+        t = self.record.orders[order].arrived
+        site = w.resource_site[r]
+        for p in w.preds[order][pos]:
+            if p not in ends:
+                return None
+            t = max(t, ends[p] + w.site_minutes[sites[p]][site])
+        return t
+
+    def _try(self, r: int) -> None:
+        """Resource `r` may be free: start the first booking planned on it that can start now
+        (at its booked time, or earlier when it fits before the next one), else wake up when
+        one could."""
+        now, w = self.now, self.world
+        self.tries.discard((r, now))
+        if self.running[r] is not None or self.down_until[r] > now:
             return
-        at_now = moment(now)
-        with self._services(now) as session:
-            startable = list(
-                session.scalars(
-                    select(Booking)
-                    .where(Booking.status == BookingStatus.committed)
-                    .where(Booking.operation_id.in_(sorted(self.ready)))
-                    .order_by(Booking.starts_at, Booking.id)
-                )
-            )
-            early = sorted({b.resource_id for b in startable if b.starts_at > at_now})
-            ahead: dict[int, list[tuple[int, int]]] = {}
-            if early:
-                for rid, bid, starts in session.execute(
-                    select(Booking.resource_id, Booking.id, Booking.starts_at)
-                    .where(Booking.status.in_((BookingStatus.committed, BookingStatus.in_progress)))
-                    .where(Booking.resource_id.in_(early))
-                    .where(Booking.ends_at > at_now)
-                ):
-                    ahead.setdefault(rid, []).append((minute_of(starts), bid))
-            session.expunge_all()
-        for b in startable:
-            r = self.resource_index[b.resource_id]
-            if self.running[r] is not None or self.down_until[r] > now:
+        window = w.window_at(r, now)
+        items = self.planned[r]
+        wake: list[int] = []
+        for i, p in enumerate(items):
+            ready = self._ready_at(p.order, p.position, r)
+            if ready is None:
                 continue
-            order, pos = self.op_of[b.operation_id]
-            ends, sites = self.ends[order], self.sites[order]
-            site = w.resource_site[r]
-            preds = w.preds[order][pos]
-            ready = max([now, *(ends[p] + w.site_minutes[sites[p]][site] for p in preds)])
             if ready > now:
-                self._wake(ready)
+                wake.append(ready)
                 continue
-            booked_at = minute_of(b.starts_at)
-            booked = max(1, minute_of(b.ends_at) - booked_at)
-            planned = next((m for rr, m in w.modes[order][pos] if rr == r), booked)
-            need = max(planned, booked)
-            window = w.window_at(r, now)
-            fits = window is not None and now + need <= window[1]
-            if booked_at > now:
-                # early: only into a gap that ends before anything else booked on the resource
-                others = ahead.get(b.resource_id, ())
-                nxt = min((t for t, bid in others if bid != b.id), default=None)
-                if not fits or (nxt is not None and nxt < now + need):
-                    later = w.fit_start(r, now + 1, need)
-                    if later is not None and later < booked_at:
-                        self._wake(later)
+            if window is None:
+                break
+            planned = dict(w.modes[p.order][p.position])[r]
+            pausable = w.pausable[p.order][p.position]
+            if not pausable and now + planned > window[1]:
+                fits = w.place(p.order, p.position, r, now, planned)
+                if fits is not None:
+                    wake.append(fits[0])
+                continue
+            if i > 0 and p.start > now:
+                # early, and not the next booking on the machine: only if it ends before that
+                ends = w.finish(p.order, p.position, r, now, planned)
+                if ends > items[0].start:
                     continue
-            elif not fits:
-                # late, and no longer fits this shift: like any factory, wait for one it fits
-                later = w.fit_start(r, now, planned)
-                if later is not None:
-                    self._wake(later)
-                continue
-            provider = self.principals[w.resource_org[r]]
-            try:
-                with self._services(now) as session:
-                    execution.report_event(
-                        session, provider, b.id, EventIn(type=EventType.started, at=at_now)
-                    )
-            except SharefabError:
-                self.record.note("start_refused")
-                continue
-            if booked_at > now:
-                self.record.note("early_starts")
-            self.ready.discard(b.operation_id)
-            actual = self.scenario.actual_minutes(order, pos, planned)
-            ex = Execution(order, pos, r, now, now + actual, actual, planned)
-            self.record.executions.append(ex)
-            charge_inbound(self.record, w, order, pos, r, sites)
-            self.running[r] = (ex, b.id)
-            self.version[r] += 1
-            self._at(ex.end, COMPLETE, (r, self.version[r]))
-            self.started.add(order)
-        if not self.ready:
-            return
-        with self._services(now) as session:  # after the loop: starts may have replanned
-            upcoming = session.scalar(
-                select(func.min(Booking.starts_at))
-                .where(Booking.status == BookingStatus.committed)
-                .where(Booking.operation_id.in_(sorted(self.ready)))
-                .where(Booking.starts_at > at_now)
-            )
-        if upcoming is not None:
-            self._wake(minute_of(upcoming))
+            if self._start(r, p, planned):
+                return
+        if items:
+            wake.append(items[0].start)
+        if window is None and items:
+            nxt = w.calendar.span(r, now, 1)
+            if nxt is not None:
+                wake.append(nxt[0])
+        later = [t for t in wake if t > now]
+        if later:
+            self._wake(r, min(later))
+
+    def _start(self, r: int, p: _Planned, planned: int) -> bool:
+        now, w = self.now, self.world
+        provider = self.principals[w.resource_org[r]]
+        try:
+            with self._services(now) as session:
+                execution.report_event(
+                    session, provider, p.id, EventIn(type=EventType.started, at=moment(now))
+                )
+        except SharefabError:
+            self.record.note("start_refused")
+            return False
+        if p.start > now:
+            self.record.note("early_starts")
+        actual = self.scenario.actual_minutes(p.order, p.position, planned)
+        end = w.finish(p.order, p.position, r, now, actual)
+        ex = Execution(p.order, p.position, r, now, end, actual, planned)
+        self.record.executions.append(ex)
+        charge_inbound(self.record, w, p.order, p.position, r, self.sites[p.order])
+        self.running[r] = (ex, p.id)
+        self.work[r].work_from, self.work[r].work_left = now, actual
+        self.version[r] += 1
+        self._at(ex.end, COMPLETE, (r, self.version[r]))
+        self.started.add(p.order)
+        items = self.planned[r]
+        if p in items:
+            items.remove(p)
+        self.where.pop((p.order, p.position), None)
+        return True
 
     def _complete(self, data: tuple[int, int]) -> None:
         r, version = data
@@ -428,30 +489,34 @@ class _Run:
         ends[ex.position] = self.now
         sites[ex.position] = w.resource_site[r]
         for succ in w.succs[ex.order][ex.position]:
-            if all(p in ends for p in w.preds[ex.order][succ]):
-                self.ready.add(self.op_id[(ex.order, succ)])
+            q = self.where.get((ex.order, succ))
+            if q is not None and all(p in ends for p in w.preds[ex.order][succ]):
+                ready = self._ready_at(ex.order, succ, q)
+                if ready is not None:
+                    self._wake(q, ready)
         if len(ends) == len(w.modes[ex.order]):
             deliver(self.record, w, self.record.orders[ex.order], ends, sites)
+        self._try(r)
 
     def _break(self, b: Breakdown) -> None:
-        r = b.resource
-        self.down_until[r] = max(self.down_until[r], self.now + b.repair)
+        r, now, w = b.resource, self.now, self.world
+        self.down_until[r] = max(self.down_until[r], now + b.repair)
         current = self.running[r]
         if current is not None:
             ex, _ = current
-            ex.end += b.repair
+            ex.end = pause_for_repair(w, self.work[r], ex, now, b.repair)
             self.version[r] += 1
             self._at(ex.end, COMPLETE, (r, self.version[r]))
-        self._at(self.now + b.repair, REPAIR, r)
+        self._at(now + b.repair, REPAIR, r)
         self.record.note("breakdowns")
-        provider = self.principals[self.world.resource_org[r]]
+        provider = self.principals[w.resource_org[r]]
         try:
-            with self._services(self.now) as session:
+            with self._services(now) as session:
                 execution.report_breakdown(
                     session,
                     provider,
                     self.resource_ids[r],
-                    BreakdownIn(repair_minutes=b.repair, at=moment(self.now)),
+                    BreakdownIn(repair_minutes=b.repair, at=moment(now)),
                 )
         except SharefabError:
             self.record.note("replan_failed")
