@@ -1,8 +1,11 @@
-"""Rows to solver input and solver output back to rows.
+"""The quote as the platform made it before the live plan (commit e12f082), for `bench/quote.py`
+to time beside today's: per order, the candidates and their free spans read from the database,
+then one CP-SAT solve per option over a 42-day frame (2 s at most, or the deterministic time
+given). Only the benchmark uses it.
 
 A `Frame` fixes the time origin (`t0`, minute 0) and the horizon. Each candidate resource is
 offered to the solver as the spans it is free in: its capacity windows minus live bookings and
-downtimes, so committed work never moves. Costs are hourly rates (per minute × 60) divided by
+downtimes, so committed work never moves. Costs are hourly rates (per minute x 60) divided by
 the provider's matching weight, so providers with better credit win close calls.
 """
 
@@ -13,9 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.orm import Session
+
 from sharefab.capacity.models import Resource, ResourceCapability, Site
 from sharefab.kit import geo
-from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span, clip, subtract
 from sharefab.optimize.data import (
     Job,
@@ -261,8 +265,77 @@ def machine_price(minutes: int, hourly_rate_minor: int) -> int:
     return (minutes * hourly_rate_minor * 2 + 60) // 120
 
 
-def solver_params() -> SolveParams | None:
-    """The solver parameters of quotes and replans: reproducible (deterministic time, one
-    worker) when `solver_deterministic_time` is set, else the solver's defaults."""
-    units = get_settings().solver_deterministic_time
-    return None if units is None else SolveParams(deterministic_time=units)
+QUOTE_HORIZON_DAYS = 42
+SOLVE_SECONDS_PER_OPTION = 2.0
+
+
+def collect_candidates(session: Session, frame: Frame, order: Order) -> list[StepCandidates]:
+    """For each operation of `order`, the resources that can take it with their free spans."""
+    from sharefab.capacity import service as capacity
+    from sharefab.market import repository
+    from sharefab.reputation import service as reputation
+
+    rows_by_op = {
+        op.id: capacity.candidates_for(session, op.capability_code) for op in order.operations
+    }
+    ids = sorted({r.id for rows in rows_by_op.values() for r, _, _ in rows})
+    windows, down = capacity.unavailable_spans(session, ids, frame.t0, frame.horizon_end)
+    busy: dict[int, list[Span]] = {rid: list(down[rid]) for rid in ids}
+    for b in repository.live_bookings_in_span(session, ids, frame.t0, frame.horizon_end):
+        busy[b.resource_id].append((b.starts_at, b.ends_at))
+    orgs = {r.organization_id for rows in rows_by_op.values() for r, _, _ in rows}
+    weights = {org: reputation.matching_weight(session, org) for org in orgs}
+    steps = []
+    for op in order.operations:
+        step = StepCandidates(operation=op)
+        for resource, cap, site in rows_by_op[op.id]:
+            reason = qualify(op, cap, resource)
+            if reason:
+                step.excluded.append(Excluded(resource, site, reason))
+                continue
+            minutes = duration_on(op, resource)
+            free = free_minutes(frame, windows[resource.id], busy[resource.id])
+            if any(b - a >= minutes for a, b in free):
+                step.candidates.append(
+                    Candidate(resource, cap, site, minutes, weights[resource.organization_id], free)
+                )
+        steps.append(step)
+    return steps
+
+
+def cpsat_quote(
+    session: Session, order: Order, now: datetime, deterministic_time: float | None = None
+) -> dict[str, datetime | None]:
+    """Per option: the delivery of the solved plan (the final truck included when the order has
+    a delivery site), None when no valid plan was found."""
+    from sharefab.capacity.models import Site as SiteRow
+    from sharefab.optimize.solve import solve_validated
+
+    t0 = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    frame = Frame(
+        t0=t0,
+        horizon_end=max(t0 + timedelta(days=QUOTE_HORIZON_DAYS), order.due_at + timedelta(days=7)),
+    )
+    steps = collect_candidates(session, frame, order)
+    params = (
+        None if deterministic_time is None else SolveParams(deterministic_time=deterministic_time)
+    )
+    home = session.get(SiteRow, order.delivery_site_id) if order.delivery_site_id else None
+    out: dict[str, datetime | None] = {}
+    for option, objective in OPTIONS.items():
+        if any(not s.candidates for s in steps):
+            out[option] = None
+            continue
+        problem = build_problem(frame, [order], [steps], objective)
+        result, valid = solve_validated(problem.data, params, SOLVE_SECONDS_PER_OPTION, 1, 0)
+        if not valid:
+            out[option] = None
+            continue
+        last = max(result.schedule, key=lambda a: a.end)
+        truck = 0
+        if home is not None:
+            site = problem.resources[last.resource]
+            assert site is not None
+            truck = problem.site_graph.minutes(site.site, home)
+        out[option] = frame.at(last.end + truck)
+    return out
