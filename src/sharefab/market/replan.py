@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from sharefab.kit.errors import LostRace
@@ -37,6 +37,7 @@ from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
 from sharefab.market import repository
+from sharefab.market.changes import mark_changed
 from sharefab.market.live import (
     LivePlan,
     duration_on,
@@ -132,19 +133,17 @@ def _snapshot(
     pending: list[Pending] = []
     current: dict[int, list[tuple[int, int, int]]] = {}
     unplaced: list[dict[str, Any]] = []
+    order_ids = sorted(groups)
+    rows = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))}
+    all_bookings = repository.bookings_of_orders(session, order_ids)
     for order_id, bookings in sorted(groups.items()):
-        order = session.get(Order, order_id)
-        assert order is not None
+        order = rows[order_id]
         ops = {op.id: op for op in order.operations}
         seq_of = {op.id: op.seq for op in order.operations}
         mine = sorted(bookings, key=lambda b: seq_of[b.operation_id])
         ids = {b.id for b in mine}
         position = {seq_of[b.operation_id]: k for k, b in enumerate(mine)}
-        fixed = {
-            seq_of[b.operation_id]: b
-            for b in repository.bookings_of_order(session, order_id)
-            if b.id not in ids
-        }
+        fixed = {seq_of[b.operation_id]: b for b in all_bookings[order_id] if b.id not in ids}
         steps: list[Step] = []
         slots: list[tuple[int, int, int]] = []
         ok = True
@@ -286,7 +285,13 @@ def _apply(
         # bookings move in place, in any order: overlaps are checked when the transaction ends
         session.execute(text("SET CONSTRAINTS ex_bookings_no_overlap DEFERRED"))
     at = utcnow()
+    why = reason[:300]
     created: list[tuple[Move, Booking]] = []
+    # in-place moves, written as one executemany per kind of change (a re-optimisation moves
+    # thousands of bookings); the session's copies are expired after
+    timed: list[dict[str, Any]] = []
+    noticed: list[dict[str, Any]] = []
+    cancelled: list[dict[str, Any]] = []
     for order_id, slots in result.slots.items():
         for b, (k, start, end) in zip(snap.moving[order_id], slots, strict=True):
             row = rows[b.id]
@@ -307,12 +312,23 @@ def _apply(
                 ends_at=ends_at,
                 other_provider=info.organization_id != row.provider_organization_id,
             )
+            values: dict[str, Any] = {
+                "id": row.id,
+                "resource_id": info.id,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+            }
             if move.other_provider:
                 # the old provider keeps its work order, cancelled with the reason; the new
                 # one gets a booking of its own (same price, same quote)
-                row.status = BookingStatus.cancelled
-                row.moved_reason = reason[:300]
-                row.moved_at = at
+                cancelled.append(
+                    {
+                        "id": row.id,
+                        "status": BookingStatus.cancelled,
+                        "moved_reason": why,
+                        "moved_at": at,
+                    }
+                )
                 new = Booking(
                     plan_id=row.plan_id,
                     order_id=row.order_id,
@@ -327,27 +343,35 @@ def _apply(
                     quote_id=row.quote_id,
                     moved_from_resource_id=row.resource_id,
                     moved_from_starts_at=row.starts_at,
-                    moved_reason=reason[:300],
+                    moved_reason=why,
                     moved_at=at,
                 )
-                session.add(new)
                 created.append((move, new))
                 report.moves.append(move)
-                continue
-            if noticeable:
-                row.moved_from_resource_id = row.resource_id
-                row.moved_from_starts_at = row.starts_at
-                row.moved_reason = reason[:300]
-                row.moved_at = at
+            elif noticeable:
+                values |= {
+                    "moved_from_resource_id": row.resource_id,
+                    "moved_from_starts_at": row.starts_at,
+                    "moved_reason": why,
+                    "moved_at": at,
+                }
+                noticed.append(values)
                 report.moves.append(move)
-            row.resource_id = info.id
-            row.starts_at, row.ends_at = starts_at, ends_at
+            else:
+                timed.append(values)
+            mark_changed(session, (row.resource_id, info.id))
+    for batch in (cancelled, timed, noticed):
+        if batch:  # cancellations first: their slots are free before anything moves in
+            session.execute(update(Booking), batch)
+    for values in (*cancelled, *timed, *noticed):
+        session.expire(rows[values["id"]])
+    session.add_all([new for _, new in created])
     for order_id, delivery in result.delivery.items():
-        order = session.get(Order, order_id)
-        assert order is not None
-        promised = order.promised_at
+        promised = snap.orders[order_id].promised_at
         new_end = moment(delivery)
         if promised is not None and new_end > promised:
+            order = session.get(Order, order_id)
+            assert order is not None
             order.promised_at = new_end
             report.promises.append(
                 {
