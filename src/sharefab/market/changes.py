@@ -68,8 +68,7 @@ def _collect(session: Session, flush_context: Any) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _stamp(session: Session) -> None:
-    if session.info.get(_KEY):
-        session.flush()  # what is still pending is part of this transaction's changes
+    session.flush()  # what is still pending is part of this transaction's changes
     ids = session.info.pop(_KEY, None)
     if not ids:
         return

@@ -15,7 +15,7 @@ for the objective a buyer feels: the number of orders delivered after the date t
 2. **Giving up the fewest orders.** An order that comes out late in a pass takes capacity that
    could make others on time. Each round gives up the latest ``frac`` of the orders late
    against their due date (they go to the back of every queue, still planned) and keeps the
-   result if it is better (see below); otherwise it halves ``frac`` and tries again. This is
+   result if it is better (see below); otherwise it halves ``frac`` and tries others. This is
    Moore and Hodgson's rule for one machine (drop the job that makes the sequence late)
    carried over to a network of machines. Orders given up stay given up in
    later re-plans (the caller keeps the set).
@@ -295,12 +295,15 @@ def replan(
     best, unplaced = run(given_up)
     values, delivery, late = _score(orders, best, network)
     passes = 1
+    tried: set[int] = set()  # orders whose giving up did not help
     for _ in range(rounds):
         candidates = sorted(
             (
                 j
                 for j, d in delivery.items()
-                if d > _target(orders[j]) and orders[j].p.key not in given_up
+                if d > _target(orders[j])
+                and orders[j].p.key not in given_up
+                and orders[j].p.key not in tried
             ),
             key=lambda j: (-(delivery[j] - (orders[j].target or 0)), orders[j].p.key),
         )
@@ -315,6 +318,7 @@ def replan(
             best, unplaced, given_up = placed, missing, trial
             values, delivery, late = got
         else:
+            tried.update(orders[j].p.key for j in take)
             frac /= 2
     return Replanned(
         slots={orders[j].p.key: slots for j, slots in best.items()},
