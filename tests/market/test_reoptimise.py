@@ -141,3 +141,74 @@ def test_absurd_time_limit_is_refused(app_client: TestClient, tenants: Tenants) 
         body = problem(op.post(f"/api/v1/plans/reoptimise?time_limit={value}"), 422)
         assert body["errors"] == [{"field": "query.time_limit", "message": "at most 60"}]
     assert reoptimised(op, time_limit=1)["moved"] == []
+
+
+def _busy_market(app_client: TestClient, tenants: Tenants) -> list[dict[str, Any]]:
+    """Two mills and a line, six two-step orders booked on them (the fastest quote each):
+    later orders wait behind earlier ones; the bookings of every order."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    owner = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    site = make_site(owner)
+    mills = [make_resource(owner, site["id"], name=f"mill {k}") for k in range(2)]
+    line = make_resource(owner, site["id"], code="coating.anodize", kind="line")
+    for r in [*mills, line]:
+        created(
+            owner.post(
+                "/api/v1/capacity-windows",
+                json={
+                    "resource_id": r["id"],
+                    "starts_at": (now - timedelta(hours=1)).isoformat(),
+                    "ends_at": (now + timedelta(days=4)).isoformat(),
+                },
+            )
+        )
+    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
+    booked = []
+    for k in range(6):
+        body = order_body(
+            f"BUSY-{k}",
+            quantity=8,
+            release_at=now.isoformat(),
+            due_at=(now + timedelta(hours=10 + 3 * (5 - k))).isoformat(),
+        )
+        order = created(acme.post("/api/v1/orders", json=body))
+        quotes = created(acme.post(f"/api/v1/orders/{order['id']}/quotes"))
+        fastest = next(q for q in quotes if q["option"] == "fastest")
+        booked.append(created(acme.post(f"/api/v1/quotes/{fastest['id']}/accept")))
+    return booked
+
+
+def test_a_started_step_never_moves_and_the_plan_never_gets_worse(
+    app_client: TestClient, tenants: Tenants
+) -> None:
+    """With one step running, re-optimising leaves its work order exactly as it was, moves only
+    steps not started, and its objective (orders late, promises broken, lateness) is never
+    worse than the plan as it stood."""
+    booked = _busy_market(app_client, tenants)
+    owner = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    running = min(booked[0]["bookings"], key=lambda b: b["starts_at"])
+    created(owner.post(f"/api/v1/work-orders/{running['id']}/events", json={"type": "started"}))
+    before = owner.get(f"/api/v1/work-orders/{running['id']}").json()
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    report = reoptimised(op)
+    assert running["id"] not in {m["old_booking_id"] for m in report["moved"]}
+    after = owner.get(f"/api/v1/work-orders/{running['id']}").json()
+    assert {k: after[k] for k in ("resource_id", "starts_at", "ends_at", "status")} == {
+        k: before[k] for k in ("resource_id", "starts_at", "ends_at", "status")
+    }
+    order = ("weighted_orders_late", "weighted_promises_broken", "weighted_lateness_h")
+    objective = report["objective"]
+    assert (
+        tuple(objective["after"][k] for k in order) <= tuple(objective["before"][k] for k in order)
+        or not objective["applied"]
+    )
+
+
+def test_reoptimising_twice_moves_no_work_the_second_time(app_client: TestClient, tenants: Tenants) -> None:
+    """Re-optimising, then once more, finds nothing more to change the second time: the
+    planner counts its work (no clock), so the plan it made is its own fixed point."""
+    _busy_market(app_client, tenants)
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    reoptimised(op)
+    again = reoptimised(op)
+    assert [m for m in again["moved"] if m["from_resource_id"] != m["to_resource_id"]] == []

@@ -59,6 +59,10 @@ class Context(Protocol):
         """Raise `JobCancelled` if the job should stop."""
         ...
 
+    def read(self) -> AbstractContextManager[Session]:
+        """A read snapshot to compute on (no write lock; nothing written there is kept)."""
+        ...
+
     def apply(self) -> AbstractContextManager[Session]:
         """The job's final, short write transaction; it also marks the job succeeded and
         commits with the function's result when the function returns."""

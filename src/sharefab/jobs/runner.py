@@ -34,7 +34,13 @@ from sharefab.audit.recorder import Actor, set_actor
 from sharefab.jobs import repository, service
 from sharefab.jobs.contract import JobCancelled, JobFunction, JobLost
 from sharefab.jobs.models import Job, JobState, JobTrigger
-from sharefab.kit.db import WRITE_OPTION, is_sqlite, session_factory, unit_of_work
+from sharefab.kit.db import (
+    WRITE_OPTION,
+    begin_read_snapshot,
+    is_sqlite,
+    session_factory,
+    unit_of_work,
+)
 from sharefab.kit.errors import Conflict, SharefabError
 from sharefab.kit.settings import get_settings
 from sharefab.kit.types import utcnow
@@ -105,6 +111,16 @@ class JobRun:
             raise JobLost(f"job {self._job_id} was declared dead by another process")
         if self.stop.is_set():
             raise JobCancelled(f"job {self._job_id} was cancelled")
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read snapshot of the database for the job's computation."""
+        with session_factory(self.runner.engine)() as session:
+            begin_read_snapshot(session)
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @contextmanager
     def apply(self) -> Iterator[Session]:

@@ -11,7 +11,7 @@ transaction leaves neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, select, update
@@ -96,9 +96,25 @@ def _advance(session: Session) -> int:
         return session.execute(bump).scalar_one()
 
 
+_HOOKS = "after_commit_hooks"
+
+
+def after_commit(session: Session, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once this session's transaction has committed (never if it rolls back):
+    for in-memory state that must follow the database, such as the live plan's."""
+    session.info.setdefault(_HOOKS, []).append(hook)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_hooks(session: Session) -> None:
+    for hook in session.info.pop(_HOOKS, []):
+        hook()
+
+
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_HOOKS, None)
 
 
 def plan_version(session: Session) -> int:

@@ -130,6 +130,11 @@ class LivePlan:
     reloads: int = 0  # resources reloaded since the first load (tests and metrics read it)
     given_up: set[int] = field(default_factory=set)  # orders the re-plans put last
 
+    def give_up(self, seen: set[int], given_up: set[int]) -> None:
+        """Of the orders ``seen`` by a re-plan, ``given_up`` are now the ones put last."""
+        with self.lock:
+            self.given_up = (self.given_up - seen) | given_up
+
     # ---- keeping current -----------------------------------------------------------------
 
     def refresh(self, session: Session) -> None:

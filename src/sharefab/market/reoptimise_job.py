@@ -1,13 +1,12 @@
 """Re-optimisation as a job: the function the job runner runs for `POST /plans/reoptimise`,
 the operator page, `sharefab plan reoptimise` and the schedule.
 
-Its contract is `jobs.contract`: report progress and the best objective through `ctx`, stop
-when `ctx.cancelled()`, write the outcome in `ctx.apply()` (one transaction that also marks
-the job succeeded). Today it calls the existing re-optimisation (`replan.reoptimise`), which
-reads, solves and writes in one session and reports nothing on the way, so all of it runs
-inside `ctx.apply()`: a cancel is honoured when the solve ends (its outcome is then rolled
-back), and on SQLite the write lock is held for the solve. The planner that replaces it reads
-on a snapshot, reports as it improves, and keeps `ctx.apply()` to its short final write.
+Its contract is `jobs.contract`: it reads and plans on a read snapshot (`ctx.read()`, no write
+lock), reports progress and the objective, stops when cancelled, and writes in `ctx.apply()`:
+one short transaction that re-checks every booking it moves (a step that started meanwhile, or
+a booking another change moved, makes it write nothing and fail: start it again) and marks the
+job succeeded with it. A job killed at any point before that commit leaves the plan as it was.
+`time_limit` bounds the planner's give-up rounds in seconds (the first pass always runs).
 """
 
 from __future__ import annotations
@@ -28,10 +27,16 @@ def params(time_limit: float | None = None) -> dict[str, Any]:
 
 def run(ctx: Context) -> dict[str, Any]:
     """Re-place every booking not yet started; the report (what moved, which promised dates
-    changed, what could not be placed) is the job's result."""
+    changed, what could not be placed, the objective before and after) is the job's result."""
     time_limit = float(ctx.params.get("time_limit") or get_settings().reoptimise_seconds)
-    ctx.progress(0.0, f"re-optimising the bookings not yet started (up to {time_limit:g} s)")
-    ctx.check()
-    with ctx.apply() as session:
-        report = replan.reoptimise(session, time_limit=time_limit)
+    ctx.progress(0.0, "reading the bookings not yet started")
+
+    def progress(fraction: float, message: str, best: dict[str, Any] | None) -> None:
+        ctx.check()  # a cancel stops the job here, before anything is written
+        ctx.progress(fraction, message, best)
+
+    with ctx.read() as session:
+        report = replan.reoptimise(
+            session, apply_in=ctx.apply, progress=progress, time_limit=time_limit
+        )
     return report.as_dict()

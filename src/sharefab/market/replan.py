@@ -23,6 +23,7 @@ reason.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span
 from sharefab.kit.types import utcnow
 from sharefab.market import repository
-from sharefab.market.changes import mark_changed
+from sharefab.market.changes import after_commit, mark_changed
 from sharefab.market.live import (
     LivePlan,
     duration_on,
@@ -239,17 +240,18 @@ def _plan(
     snap: Snapshot,
     unavailable: dict[int, list[Span]] | None,
     rounds: int,
-    weights: dict[int, float] | None = None,
+    deadline: float | None = None,
 ) -> Replanned:
     live = snap.live
     return rolling_replan(
         _timelines(snap, unavailable),
-        live.network(weights),
+        live.network(),
         snap.pending,
         snap.now,
         rounds=rounds,
         share=get_settings().replan_slack_share,
         stay=snap.current,
+        deadline=deadline,
     )
 
 
@@ -381,7 +383,8 @@ def _apply(
                     "reason": reason,
                 }
             )
-    live.given_up = (live.given_up - set(snap.orders)) | result.given_up
+    # the orders now given up, remembered by this process's live plan once this commits
+    after_commit(session, lambda: live.give_up(set(snap.orders), result.given_up))
     session.flush()
     for move, row in created:
         move.new_booking_id = row.id
@@ -436,14 +439,17 @@ def reoptimise(
     apply_in: Callable[[], Any] | None = None,
     progress: Callable[[float, str, dict[str, Any] | None], None] | None = None,
     rounds: int = REOPTIMISE_ROUNDS,
-    **_: Any,
+    time_limit: float | None = None,
 ) -> ReplanReport:
     """Re-place every booking not yet started (see the module docstring).
 
     Reads and plans in `session`; writes in `session` too, or, when `apply_in` is given, in the
     transaction that context manager opens (a job's final transaction; every moving booking
-    is then re-checked there).
+    is re-checked there). `progress(fraction, message, best)` hears how far it got (a job's
+    may raise to cancel it). `time_limit` seconds end the give-up rounds early (None: count
+    rounds only, the same plan on any machine).
     """
+    started = time.perf_counter()
     now = utcnow()
     reason = "re-optimisation of bookings not yet started"
     pending_rows = repository.committed(session)
@@ -460,7 +466,10 @@ def reoptimise(
         if progress:
             progress(0.2, f"{sum(len(b) for b in snap.moving.values())} bookings read", None)
         kept = retime(_timelines(snap, None), live.network(), snap.pending, snap.now, snap.current)
-        result = _plan(snap, None, rounds)
+        if progress:
+            progress(0.3, "the current plan re-timed", _values(kept.values))
+        deadline = None if time_limit is None else started + time_limit
+        result = _plan(snap, None, rounds, deadline)
         report.values = {"before": _values(kept.values), "after": _values(result.values)}
         if progress:
             progress(0.8, "planned", report.values["after"])

@@ -27,12 +27,14 @@ one week, seed 1), ranking promises first instead kept fewer promises (80 % agai
 fewer orders on time (66 % against 77 %): most promises are the due date itself, and a
 planner that defends each estimated promise leaves more plans stale. Lateness is measured at
 delivery to the buyer (the final truck included). Everything is counted,
-never timed: the same inputs give the same plan on any machine.
+counted, not timed (unless the caller gives a deadline): the same inputs give the same plan
+on any machine.
 """
 
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -282,10 +284,13 @@ def replan(
     frac: float = 0.3,
     stay: Mapping[int, Sequence[tuple[int, int, int]]] | None = None,
     stick: int = STICK_MINUTES,
+    deadline: float | None = None,
 ) -> Replanned:
     """A new place for every pending step (see the module docstring). ``timelines`` are not
     changed. ``stay`` gives each order's current slots: a step stays on its resource when that
-    ends at most ``stick`` minutes later than the best other one (fewer moves for providers)."""
+    ends at most ``stick`` minutes later than the best other one (fewer moves for providers).
+    ``deadline`` (``time.perf_counter()``) ends the give-up rounds early; without it the work
+    is counted in rounds only, so the same inputs give the same plan on any machine."""
     orders = [_Order(p) for p in pending]
     given_up = {p.key for p in pending if p.given_up}
 
@@ -297,6 +302,8 @@ def replan(
     passes = 1
     tried: set[int] = set()  # orders whose giving up did not help
     for _ in range(rounds):
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
         candidates = sorted(
             (
                 j
