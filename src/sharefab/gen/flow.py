@@ -6,7 +6,8 @@ places the order's steps one after another in precedence order, each on the capa
 where it finishes first: after its release and its predecessors' ends plus the truck ride from
 their sites, inside one capacity window of that resource, or, for a step that may pause at a
 shift end (piece and desk work), starting in a window and going on in the next ones; with
-nobody else's work in the way. The answer is the minute the last step's work reaches the buyer.
+nobody else's work in the way (two steps of the order never share a resource's time). The
+answer is the minute the last step's work reaches the buyer.
 
 That schedule is a real one, so an order due at or after it can be on time when it is alone in
 the cluster; generated due dates are that flow time times a tightness of at least one.
@@ -120,6 +121,14 @@ class Calendar:
                     if arrive > ready:
                         ready = arrive
                 got = self.place(r, ready, minutes, pauses)
+                # not over another step of the same order on that resource (parallel branches)
+                while got is not None and (
+                    clash := next(
+                        (e2 for r2, s2, e2 in placed if r2 == r and s2 < got[1] and got[0] < e2),
+                        None,
+                    )
+                ):
+                    got = self.place(r, clash, minutes, pauses)
                 if got is None:
                     continue
                 key = (got[1], r, got[0])
