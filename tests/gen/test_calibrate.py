@@ -21,7 +21,7 @@ def _walk(
 ) -> tuple[int, int] | None:
     """Minute by minute: the first (start, end) from `t` of `minutes` of work inside the
     windows (in one window unless `pausable`). Written apart from `gen.flow` on purpose."""
-    open_at = set()
+    open_at: set[int] = set()
     for a, b in windows:
         open_at.update(range(a, b))
     horizon = max((b for _, b in windows), default=0)

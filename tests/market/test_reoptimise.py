@@ -204,7 +204,9 @@ def test_a_started_step_never_moves_and_the_plan_never_gets_worse(
     )
 
 
-def test_reoptimising_twice_moves_no_work_the_second_time(app_client: TestClient, tenants: Tenants) -> None:
+def test_reoptimising_twice_moves_no_work_the_second_time(
+    app_client: TestClient, tenants: Tenants
+) -> None:
     """Re-optimising, then once more, finds nothing more to change the second time: the
     planner counts its work (no clock), so the plan it made is its own fixed point."""
     _busy_market(app_client, tenants)
