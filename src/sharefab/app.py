@@ -19,7 +19,6 @@ from sharefab.identity.api import auth_router
 from sharefab.identity.api import router as identity_router
 from sharefab.jobs.api import router as jobs_router
 from sharefab.jobs.runner import Runner
-from sharefab.kit import offload
 from sharefab.kit.db import get_engine
 from sharefab.kit.middleware import (
     BodyLimitMiddleware,
@@ -42,19 +41,16 @@ from sharefab.web.routes import router as web_router
 API_PREFIX = "/api/v1"
 
 
-def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastAPI:
+def create_app(engine: Engine | None = None) -> FastAPI:
     """The platform's web application, bound to `engine` (the configured database by default).
 
-    With `solver_processes` > 0, quote and replan solves run in that many worker processes
-    (started and stopped with the app; see kit/offload.py); with 0 they run in the request's
-    thread. Jobs (re-optimisation) run in threads of this process; with the setting
+    Quotes and replans place orders on the process's live plan in the request (milliseconds);
+    jobs (re-optimisation) run in threads of this process; with the setting
     `reoptimise_every_minutes` the app starts one that often while it serves.
     """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if solver_processes > 0:
-            offload.start(solver_processes)
         every = get_settings().reoptimise_every_minutes
         if every:
             runner.schedule(
@@ -64,8 +60,6 @@ def create_app(engine: Engine | None = None, solver_processes: int = 0) -> FastA
             yield
         finally:
             runner.close()
-            if solver_processes > 0:
-                offload.stop()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -102,14 +102,6 @@ def serve_command(
             "(and a proxy's idle timeout), so a request never races the server closing it."
         ),
     ] = 75,
-    solver_processes: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            help="Worker processes for quote and replan solves, so a solve never holds up "
-            "other requests (default: the `solver_slots` setting; 0: solve in the web process).",
-        ),
-    ] = None,
 ) -> None:
     """Serve the API (and pages) with uvicorn."""
     import uvicorn
@@ -122,9 +114,8 @@ def serve_command(
     elif current_revision(engine) != head_revision(engine):
         raise fail("the database schema is not current; run `sharefab db upgrade` first")
     console.print(f"sharefab serving on http://{host}:{port}  (API docs: /docs)")
-    processes = get_settings().solver_slots if solver_processes is None else solver_processes
     uvicorn.run(
-        create_app(engine, solver_processes=processes),
+        create_app(engine),
         host=host,
         port=port,
         log_level="info",

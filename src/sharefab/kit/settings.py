@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from pydantic import Field, SecretStr
@@ -32,18 +31,6 @@ class Settings(BaseSettings):
         default=25,
         description="Requests holding a database session at once; the rest wait without "
         "taking a worker thread. Keep it below pool size + overflow.",
-    )
-    solver_slots: int = Field(
-        default=max(1, (os.cpu_count() or 2) // 2),
-        ge=1,
-        description="Quote solves one server process runs at once (default: half the CPUs); "
-        "the CPUs left serve browsing and booking.",
-    )
-    solver_queue: int = Field(
-        default=4,
-        ge=0,
-        description="Quote requests that may wait for a solver slot; more get 429 with "
-        "Retry-After at once, so waiting quotes never hold most of the database sessions.",
     )
 
     secret_key: SecretStr | None = Field(
