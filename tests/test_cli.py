@@ -54,11 +54,12 @@ def _free_port() -> int:
 
 
 def test_demo_serves_the_api(tmp_path: Path) -> None:
-    """`sharefab demo` seeds, serves on 127.0.0.1 and answers GET /api/v1/resources."""
+    """`sharefab demo --no-history` seeds, serves on 127.0.0.1 and answers GET
+    /api/v1/resources (the history it plays by default is tested in tests/sim/test_demo.py)."""
     port = _free_port()
     env = {**os.environ, "SHAREFAB_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sharefab", "demo", "--port", str(port)],
+        [sys.executable, "-m", "sharefab", "demo", "--no-history", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

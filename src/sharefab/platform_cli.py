@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -154,15 +155,37 @@ def demo_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     database: DatabaseOption = None,
     seed: Annotated[int, typer.Option(help="Random seed of the demo cluster.")] = 7,
+    history: Annotated[
+        bool,
+        typer.Option(
+            help="Play the cluster's last two weeks through the platform before serving (a "
+            "minute or two, once), so the pages open on a running cluster; --no-history "
+            "seeds it starting next Monday with 30 orders booked."
+        ),
+    ] = True,
 ) -> None:
     """Migrate, seed a demo cluster (once) and serve the platform."""
     from sharefab.seed import seed_cluster
 
     engine = open_database(database)
     migrate_and_load_taxonomy(engine)
-    summary = seed_cluster(
-        engine, size="demo", seed=seed, start=None, force=False, skip_if_seeded=True, book=30
-    )
+    if history and not os.environ.get("SHAREFAB_DEMO_NO_HISTORY"):
+        from sharefab.seed import has_organizations, summarise
+        from sharefab.sim.demo import play_history
+
+        if not has_organizations(engine):
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("playing the last two weeks", total=14 * 1440)
+                done = play_history(
+                    engine, seed=seed, progress=lambda m: bar.update(task, completed=m)
+                )
+            console.print(done.describe())
+        with unit_of_work(engine, write=False) as session:
+            summary = summarise(session, already_seeded=True)
+    else:
+        summary = seed_cluster(
+            engine, size="demo", seed=seed, start=None, force=False, skip_if_seeded=True, book=30
+        )
     console.print(summary.describe())
     if os.environ.get("SHAREFAB_DEMO_NO_SERVE"):
         return

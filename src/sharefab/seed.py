@@ -128,6 +128,12 @@ def demo_logins(session: Session) -> tuple[DemoLogin, ...]:
     return tuple(out)
 
 
+def has_organizations(engine: Engine) -> bool:
+    """Whether the database holds any organisation (then the demo does not seed it again)."""
+    with unit_of_work(engine, write=False) as session:
+        return _count(session, Organization) > 0
+
+
 def summarise(session: Session, already_seeded: bool = False) -> SeedSummary:
     """Counts of what the database holds."""
     first_window = session.scalar(select(func.min(CapacityWindow.starts_at)))

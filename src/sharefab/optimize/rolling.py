@@ -40,8 +40,10 @@ from dataclasses import dataclass, field
 
 from sharefab.optimize.live import INF, Network, Step, Timeline
 
-# a step stays on its current resource when moving it would gain at most this many minutes
+# a step stays on its current resource when moving it would gain at most this many minutes, and
+# this many times that when the move is to another site (most often another provider)
 STICK_MINUTES = 30
+STICK_SITE = 4
 
 
 @dataclass
@@ -185,8 +187,10 @@ def _pass(
                 best_e, best_r, best_s = e, r, s
         here = stay.get(o.p.key) if stay else None
         if here is not None and best_r >= 0 and here[k][0] != best_r and here[k][0] >= 0:
-            # leave the step on its current resource when that costs at most `stick` minutes
+            # leave the step on its current resource when that costs at most `stick` minutes,
+            # or `STICK_SITE` times that when the best is at another site (another provider)
             r0 = here[k][0]
+            allowed = stick if site[best_r] == site[r0] else stick * STICK_SITE
             m0 = next((m for r, m in o.modes[k] if r == r0), None)
             if m0 is not None:
                 t = t_min
@@ -196,7 +200,7 @@ def _pass(
                 for src, at in step.after:
                     t = max(t, at + tt[src][site[r0]])
                 s0, e0 = free[r0].place(t, m0, step.pausable)
-                if e0 <= best_e + stick:
+                if e0 <= best_e + allowed:
                     best_e, best_r, best_s = e0, r0, s0
         if best_r < 0:
             failed.add(j)

@@ -55,7 +55,7 @@ from sharefab.kit.db import build_engine, unit_of_work
 from sharefab.kit.errors import SharefabError
 from sharefab.kit.migrate import upgrade
 from sharefab.kit.types import clock_at
-from sharefab.market import replan
+from sharefab.market import lifecycle, replan
 from sharefab.market import service as market
 from sharefab.market.changes import changed_since
 from sharefab.market.models import Booking, BookingStatus
@@ -72,25 +72,30 @@ from sharefab.sim.world import World
 
 # Minute 0 of every simulated run: a Monday, 00:00 in the cluster's time zone.
 EPOCH = datetime(2030, 1, 7, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
-COMPLETE, REPAIR, BREAK, ARRIVE, REOPT, TRY = (
+COMPLETE, REPAIR, BREAK, ARRIVE, REOPT, TRY, DELIVERED, SETTLE = (
     "complete",
     "repair",
     "break",
     "arrive",
     "reoptimise",
     "try",
+    "delivered",
+    "settle",
 )
-PRIORITY = {COMPLETE: 1, REPAIR: 2, BREAK: 3, ARRIVE: 4, REOPT: 5, TRY: 6}
+PRIORITY = {COMPLETE: 1, REPAIR: 2, BREAK: 3, ARRIVE: 4, REOPT: 5, TRY: 6, DELIVERED: 7, SETTLE: 8}
+# With `settle`, a buyer closes an order (escrow settled) and rates its providers this long after
+# it confirmed the delivery.
+SETTLE_AFTER = 1440
 
 
-def moment(minute: int) -> datetime:
+def moment(minute: int, epoch: datetime = EPOCH) -> datetime:
     """The datetime of a simulated minute."""
-    return EPOCH + timedelta(minutes=minute)
+    return epoch + timedelta(minutes=minute)
 
 
-def minute_of(at: datetime) -> int:
+def minute_of(at: datetime, epoch: datetime = EPOCH) -> int:
     """The simulated minute of a datetime (rounded up)."""
-    return -(-int((at - EPOCH).total_seconds()) // 60)
+    return -(-int((at - epoch).total_seconds()) // 60)
 
 
 def _scratch() -> str | None:
@@ -161,9 +166,15 @@ class _Run:
         engine: Engine,
         progress: Callable[[int], None] | None,
         params: SimParams,
+        epoch: datetime = EPOCH,
+        settle: bool = False,
     ) -> None:
         self.world, self.scenario, self.engine = world, scenario, engine
         self.params = params
+        self.epoch = epoch
+        # buyers confirm deliveries, then close and rate (the demo's history; the simulator's
+        # figures do not need it)
+        self.settle = settle
         self.progress = progress
         self.record = RunRecord(policy="sharefab", seed=scenario.seed, end=world.end)
         self.events = EventQueue()
@@ -182,6 +193,7 @@ class _Run:
         self.op_of: dict[int, tuple[int, int]] = {}  # operation id -> (order, position)
         self.op_id: dict[tuple[int, int], int] = {}
         self.quantity: dict[int, int] = {}  # operation id -> parts
+        self.order_ids: dict[int, int] = {}  # cluster order -> order id
         self.resource_index: dict[int, int] = {}
         self._seed_database()
 
@@ -190,7 +202,7 @@ class _Run:
     def _seed_database(self) -> None:
         cluster = dataclasses.replace(self.world.cluster, orders=())
         with self._services(-1440) as session:
-            write_cluster(session, cluster, EPOCH)
+            write_cluster(session, cluster, self.epoch)
             by_name = {
                 o.name: o for o in session.scalars(select(Organization).order_by(Organization.id))
             }
@@ -227,7 +239,7 @@ class _Run:
     def _services(self, minute: int) -> Iterator[Session]:
         """A unit of work whose services see `minute` as now; afterwards the mirrored plan
         catches up with what the call changed."""
-        with clock_at(moment(minute)), unit_of_work(self.engine) as session:
+        with clock_at(self.moment(minute)), unit_of_work(self.engine) as session:
             yield session
         self._sync()
 
@@ -247,7 +259,9 @@ class _Run:
         fresh: dict[int, list[_Planned]] = {self.resource_index[rid]: [] for rid in ids}
         for bid, rid, op_id, starts in rows:
             order, pos = self.op_of[op_id]
-            fresh[self.resource_index[rid]].append(_Planned(bid, minute_of(starts), order, pos))
+            fresh[self.resource_index[rid]].append(
+                _Planned(bid, minute_of(starts, self.epoch), order, pos)
+            )
         for r, items in fresh.items():
             items.sort(key=lambda p: (p.start, p.id))
             for p in self.planned[r]:
@@ -262,6 +276,9 @@ class _Run:
     @property
     def now(self) -> int:
         return self.events.clock.now
+
+    def moment(self, minute: int) -> datetime:
+        return moment(minute, self.epoch)
 
     def _at(self, time: int, kind: str, data: object = None) -> None:
         self.events.schedule(time, kind, data, PRIORITY[kind])
@@ -291,6 +308,8 @@ class _Run:
             TRY: self._try,  # type: ignore[dict-item]
             REOPT: self._reoptimise,
             COMPLETE: self._complete,  # type: ignore[dict-item]
+            DELIVERED: self._delivered,  # type: ignore[dict-item]
+            SETTLE: self._settle,  # type: ignore[dict-item]
         }
         while self.events and (self.events.peek_time() or 0) < self.world.end:
             event = self.events.pop()
@@ -321,8 +340,8 @@ class _Run:
             product_family=o.product_family,
             material=o.material,
             quantity=o.quantity,
-            release_at=moment(a.at),
-            due_at=moment(a.due),
+            release_at=self.moment(a.at),
+            due_at=self.moment(a.due),
             weight=o.weight,
             budget_minor=o.budget_minor,
             currency=o.currency,
@@ -346,6 +365,7 @@ class _Run:
         try:
             with self._services(self.now) as session:
                 row = orders.create_order(session, buyer, data)
+                self.order_ids[a.order] = row.id
                 for op in row.operations:
                     self.op_of[op.id] = (a.order, position[op.seq])
                     self.op_id[(a.order, position[op.seq])] = op.id
@@ -353,7 +373,7 @@ class _Run:
                 # the buyer asks only for the option it is going to accept
                 quotes = market.request_quotes(session, buyer, row.id, (self.params.buyer_picks,))
                 quote, _ = market.accept_quote(session, buyer, quotes[0].id)
-                outcome.promised = minute_of(quote.promised_at)
+                outcome.promised = minute_of(quote.promised_at, self.epoch)
         except SharefabError as exc:
             outcome.fate = Fate.rejected
             outcome.reason = str(exc)
@@ -437,7 +457,7 @@ class _Run:
         try:
             with self._services(now) as session:
                 execution.report_event(
-                    session, provider, p.id, EventIn(type=EventType.started, at=moment(now))
+                    session, provider, p.id, EventIn(type=EventType.started, at=self.moment(now))
                 )
         except SharefabError:
             self.record.note("start_refused")
@@ -480,7 +500,7 @@ class _Run:
                     EventIn(
                         type=EventType.completed,
                         quantity=self.quantity[op_id],
-                        at=moment(self.now),
+                        at=self.moment(self.now),
                     ),
                 )
         except SharefabError:
@@ -495,8 +515,39 @@ class _Run:
                 if ready is not None:
                     self._wake(q, ready)
         if len(ends) == len(w.modes[ex.order]):
-            deliver(self.record, w, self.record.orders[ex.order], ends, sites)
+            outcome = self.record.orders[ex.order]
+            deliver(self.record, w, outcome, ends, sites)
+            if self.settle and outcome.delivered is not None:
+                self._at(max(self.now, outcome.delivered), DELIVERED, ex.order)
         self._try(r)
+
+    def _buyer_of(self, order: int) -> Principal:
+        return self.principals[self.world.org_index[self.world.cluster.orders[order].buyer_org_key]]
+
+    def _delivered(self, order: int) -> None:
+        """The work reached the buyer: it confirms the delivery (`settle` runs only)."""
+        try:
+            with self._services(self.now) as session:
+                lifecycle.confirm_delivery(session, self._buyer_of(order), self.order_ids[order])
+        except SharefabError:
+            self.record.note("delivery_refused")
+            return
+        self._at(self.now + SETTLE_AFTER, SETTLE, order)
+
+    def _settle(self, order: int) -> None:
+        """A day later the buyer closes the order (the escrow settles) and rates each provider
+        (4 or 5 stars: 5 when the order came by its due date)."""
+        buyer = self._buyer_of(order)
+        outcome = self.record.orders[order]
+        stars = 5 if outcome.delivered is not None and outcome.delivered <= outcome.due else 4
+        try:
+            with self._services(self.now) as session:
+                order_id = self.order_ids[order]
+                lifecycle.close(session, buyer, order_id)
+                for provider in sorted(lifecycle.providers_of(session, order_id)):
+                    lifecycle.rate(session, buyer, order_id, provider, stars, "")
+        except SharefabError:
+            self.record.note("settle_refused")
 
     def _break(self, b: Breakdown) -> None:
         r, now, w = b.resource, self.now, self.world
@@ -516,7 +567,7 @@ class _Run:
                     session,
                     provider,
                     self.resource_ids[r],
-                    BreakdownIn(repair_minutes=b.repair, at=moment(now)),
+                    BreakdownIn(repair_minutes=b.repair, at=self.moment(now)),
                 )
         except SharefabError:
             self.record.note("replan_failed")
