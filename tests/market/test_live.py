@@ -44,7 +44,7 @@ def _free(engine: Engine, resource_id: int) -> list[tuple[int, int]]:
     with session_factory(engine)() as session:
         live = live_plan(session)
         k = live.index[resource_id]
-        return list(zip(live.timelines[k].free_s, live.timelines[k].free_e, strict=True))
+        return list(zip(live.timelines[k].starts, live.timelines[k].ends, strict=True))
 
 
 def test_the_cache_reloads_after_another_process_writes(

@@ -94,10 +94,10 @@ def test_insertion_never_overlaps_and_respects_windows_and_precedence(
     work time, and starts after its predecessor's end plus the truck."""
     wins, busy, steps = world
     timelines, taken = _build(wins, busy)
-    before = [(t.free_s[:], t.free_e[:]) for t in timelines]
+    before = [(t.starts[:], t.ends[:]) for t in timelines]
     placer = Placer(timelines, _network(len(wins)))
     got = place_order(placer, release, steps, ship_to=0, due=release + 3000, rule=rule)
-    assert [(t.free_s, t.free_e) for t in timelines] == before  # a placement changes nothing
+    assert [(t.starts, t.ends) for t in timelines] == before  # a placement changes nothing
     if got is None:
         return
     merged = [merge_windows(w) for w in wins]
@@ -142,11 +142,11 @@ def test_fastest_is_never_later_than_the_other_rules_on_one_step(
 def test_take_and_give_back_restore_free_time() -> None:
     """Taking a span and giving it back leaves the free time as it was, even across a gap."""
     t = Timeline([(0, 480), (480, 600), (900, 1400)])
-    assert (t.free_s, t.free_e) == ([0, 900], [600, 1400])  # touching windows merged
+    assert (t.starts, t.ends) == ([0, 900], [600, 1400])  # touching windows merged
     t.take(500, 1000)
-    assert (t.free_s, t.free_e) == ([0, 1000], [500, 1400])
+    assert (t.starts, t.ends) == ([0, 1000], [500, 1400])
     t.give(500, 1000)
-    assert (t.free_s, t.free_e) == ([0, 900], [600, 1400])
+    assert (t.starts, t.ends) == ([0, 900], [600, 1400])
 
 
 def test_a_pausable_step_spans_a_night_a_rigid_one_waits() -> None:

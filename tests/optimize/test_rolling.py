@@ -54,7 +54,7 @@ def test_replan_is_valid_and_repeatable(
     got = replan(timelines, net, orders, now=0, rounds=rounds)
     again = replan(timelines, net, orders, now=0, rounds=rounds)
     assert got == again
-    assert [t.free_s for t in timelines] == [[s for s, _ in merge_windows(w)] for w in wins]
+    assert [t.starts for t in timelines] == [[s for s, _ in merge_windows(w)] for w in wins]
     taken: dict[int, list[tuple[int, int]]] = {}
     for o in orders:
         slots = got.slots[o.key]

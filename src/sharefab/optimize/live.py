@@ -23,7 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-INF = 1 << 60
+from sharefab.optimize.cluster.timeline import INF, FreeTimeline
 
 
 def merge_windows(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -40,71 +40,25 @@ def merge_windows(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-class Timeline:
-    """Free time of one resource (see the module docstring)."""
+class Timeline(FreeTimeline):
+    """Free time of one resource (see the module docstring): ``FreeTimeline``'s search
+    (``earliest``, ``span``) over windows with touching ones merged, plus ``take`` and ``give``
+    that never fail. A resource with no windows has no free time."""
 
-    __slots__ = ("free_e", "free_s", "win_e", "win_s")
+    __slots__ = ()
 
     def __init__(self, windows: Sequence[tuple[int, int]]) -> None:
         merged = merge_windows(windows)
-        self.win_s = [s for s, _ in merged]
-        self.win_e = [e for _, e in merged]
-        self.free_s = self.win_s[:]
-        self.free_e = self.win_e[:]
+        self.win_starts = [s for s, _ in merged]
+        self.win_ends = [e for _, e in merged]
+        self.starts = self.win_starts[:]
+        self.ends = self.win_ends[:]
 
     def copy(self) -> Timeline:
         other = Timeline.__new__(Timeline)
-        other.win_s, other.win_e = self.win_s, self.win_e  # never changed in place
-        other.free_s, other.free_e = self.free_s[:], self.free_e[:]
+        other.win_starts, other.win_ends = self.win_starts, self.win_ends  # never changed
+        other.starts, other.ends = self.starts[:], self.ends[:]
         return other
-
-    # ---- reading --------------------------------------------------------------------------
-
-    def earliest(self, t: int, duration: int) -> int:
-        """Earliest start >= ``t`` of ``duration`` inside one free segment (INF if none)."""
-        starts, ends = self.free_s, self.free_e
-        k = max(0, bisect_right(starts, t) - 1)
-        n = len(starts)
-        while k < n:
-            s = starts[k] if starts[k] > t else t
-            if s + duration <= ends[k]:
-                return s
-            k += 1
-        return INF
-
-    def _joined(self, k: int) -> bool:
-        """Whether free segment ``k`` runs to its window's end and ``k + 1`` starts the next
-        window (only the resource's own off-shift gap lies between them)."""
-        if k + 1 >= len(self.free_s):
-            return False
-        end = self.free_e[k]
-        w = bisect_right(self.win_s, end - 1) - 1
-        return (
-            0 <= w < len(self.win_s) - 1
-            and self.win_e[w] == end
-            and self.win_s[w + 1] == self.free_s[k + 1]
-        )
-
-    def span(self, t: int, duration: int) -> tuple[int, int]:
-        """Earliest ``(start, end)``, start >= ``t``, of work that may pause at window ends and
-        needs ``duration`` of window time ((INF, INF) if none)."""
-        starts, ends = self.free_s, self.free_e
-        k = max(0, bisect_right(starts, t) - 1)
-        n = len(starts)
-        while k < n:
-            s = starts[k] if starts[k] > t else t
-            if s >= ends[k]:
-                k += 1
-                continue
-            need = duration - (ends[k] - s)
-            last = k
-            while need > 0 and self._joined(last):
-                last += 1
-                need -= ends[last] - starts[last]
-            if need <= 0:
-                return s, ends[last] + need
-            k = last + 1
-        return INF, INF
 
     def place(self, t: int, duration: int, pausable: bool) -> tuple[int, int]:
         """The earliest ``(start, end)`` from ``t``: in one free segment, or paused over
@@ -114,45 +68,13 @@ class Timeline:
         s = self.earliest(t, duration)
         return (s, s + duration) if s < INF else (INF, INF)
 
-    def window_time(self, start: int, end: int) -> int:
-        """Window time inside ``[start, end)`` (what a paused step works in that span)."""
-        k = max(0, bisect_right(self.win_s, start) - 1)
-        total = 0
-        while k < len(self.win_s) and self.win_s[k] < end:
-            total += max(0, min(self.win_e[k], end) - max(self.win_s[k], start))
-            k += 1
-        return total
-
-    def is_free(self, start: int, end: int) -> bool:
-        """Whether all window time inside ``[start, end)`` is free and the span starts and
-        ends inside windows (a booking there takes nobody's time)."""
-        if end <= start:
-            return True
-        k = bisect_right(self.free_s, start) - 1
-        if k < 0 or self.free_e[k] <= start:
-            return False
-        while self.free_e[k] < end:
-            if not self._joined(k):
-                return False
-            k += 1
-        return True
-
-    def free_minutes(self, start: int, end: int) -> int:
-        """Free time inside ``[start, end)``."""
-        k = max(0, bisect_right(self.free_s, start) - 1)
-        total = 0
-        while k < len(self.free_s) and self.free_s[k] < end:
-            total += max(0, min(self.free_e[k], end) - max(self.free_s[k], start))
-            k += 1
-        return total
-
     # ---- writing --------------------------------------------------------------------------
 
     def take(self, start: int, end: int) -> None:
         """Take ``[start, end)`` out of the free time (whatever part of it is free)."""
         if end <= start:
             return
-        starts, ends = self.free_s, self.free_e
+        starts, ends = self.starts, self.ends
         lo = max(0, bisect_right(starts, start) - 1)
         hi = bisect_left(starts, end)
         pieces: list[tuple[int, int]] = []
@@ -172,15 +94,15 @@ class Timeline:
         """Give ``[start, end)`` back (its window time; merged with touching free time)."""
         if end <= start:
             return
-        k = max(0, bisect_right(self.win_s, start) - 1)
-        while k < len(self.win_s) and self.win_s[k] < end:
-            a, b = max(self.win_s[k], start), min(self.win_e[k], end)
+        k = max(0, bisect_right(self.win_starts, start) - 1)
+        while k < len(self.win_starts) and self.win_starts[k] < end:
+            a, b = max(self.win_starts[k], start), min(self.win_ends[k], end)
             if a < b:
                 self._insert(a, b)
             k += 1
 
     def _insert(self, a: int, b: int) -> None:
-        starts, ends = self.free_s, self.free_e
+        starts, ends = self.starts, self.ends
         lo = bisect_left(ends, a)  # first segment that ends at or after a
         hi = bisect_right(starts, b)  # segments starting at or before b
         if lo < hi:  # overlapping or touching segments: merge them all
@@ -279,7 +201,8 @@ class Placer:
         pad: Sequence[int] | None = None,
     ) -> Placement | None:
         """Place the steps in order; ``choose(k, options)`` picks one of the step's options
-        ``(end, cost, resource, start, ready)``. Each placed step is taken from its timeline
+        ``(end, cost, resource, start, ready)``; a last step's end and cost count the truck
+        to the buyer. Each placed step is taken from its timeline
         until the pass ends (so two steps of the order never overlap), then given back.
         ``pad[k]`` minutes after a step's end are kept before its successors start (a
         buffer against overruns). None when a step fits nowhere."""
@@ -287,6 +210,8 @@ class Placer:
         waits: list[int] = []
         taken: list[tuple[int, int, int]] = []
         cost = 0
+        net = self.network
+        sinks = set(_sinks(steps)) if ship_to >= 0 else set()
         try:
             for k, step in enumerate(steps):
                 options = []
@@ -295,10 +220,17 @@ class Placer:
                     s, e = self.timelines[r].place(ready, minutes, step.pausable)
                     if s >= INF:
                         continue
-                    options.append((e, self._cost(k, r, minutes, steps, slots), r, s, ready))
+                    c = self._cost(k, r, minutes, steps, slots)
+                    if k in sinks:  # judged by arrival at the buyer
+                        e += net.minutes[net.site[r]][ship_to]
+                        c += net.truck_cost[net.site[r]][ship_to]
+                    options.append((e, c, r, s, ready))
                 if not options:
                     return None
                 e, c, r, s, ready = options[choose(k, options)]
+                if k in sinks:
+                    e -= net.minutes[net.site[r]][ship_to]
+                    c -= net.truck_cost[net.site[r]][ship_to]
                 self.timelines[r].take(s, e)
                 taken.append((r, s, e))
                 padded = e + (pad[k] if pad else 0)
@@ -308,7 +240,6 @@ class Placer:
         finally:
             for r, s, e in taken:
                 self.timelines[r].give(s, e)
-        net = self.network
         delivery = release
         for k in _sinks(steps):
             r, _, e = slots[k]
