@@ -2,16 +2,18 @@
 
     .venv/bin/python bench/quote.py --size demo --book 30 --quotes 100 \
         --out bench/results/quote-demo.md
-    .venv/bin/python bench/quote.py --size L --book all --quotes 60 --cpsat 20 --reoptimise \
-        --out bench/results/quote-L.md
+    .venv/bin/python bench/quote.py --size L --orders 5400 --book all --quotes 60 --cpsat 20 \
+        --reoptimise --out bench/results/quote-L.md
 
 What it does, on a fresh SQLite database in /dev/shm (or `--postgres URL`):
 
-1. seeds a generated cluster of `--size` (the demo's or a benchmark size) without bookings;
+1. seeds a generated cluster of `--size` (the demo's or a benchmark size; `--orders N` generates
+   N orders instead of the size's own count) without bookings;
 2. books orders through the marketplace services, one after another by release date: each is
    quoted (all four options) on a read snapshot, as the API does, and its balanced quote is
    accepted in a write transaction of its own; `--book all` books every order but the last
-   `--quotes` ones (size L: more than 30,000 booked operations);
+   `--quotes` ones (size L has 5,000 orders and about 28,900 operations; with `--orders 5400`,
+   more than 30,000 are booked);
 3. times `--quotes` more orders the same way (quote, then accept), and on the first `--cpsat`
    of them also the quote as it was made before the live plan (`bench/cpsat_quote.py`: the
    candidates and free spans read from the database, one CP-SAT solve per option, 2 s at
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> str:
     upgrade(engine)
     with unit_of_work(engine) as session:
         sync_taxonomy(session)
-    seed_cluster(engine, size=args.size, seed=args.seed, start=args.start)
+    print(f"database: {url}", file=sys.stderr)
+    seed_cluster(engine, size=args.size, seed=args.seed, start=args.start, orders=args.orders)
     with unit_of_work(engine, write=False) as session:
         drafts = list(
             session.execute(
@@ -203,7 +206,9 @@ def run(args: argparse.Namespace) -> str:
         )
 
     lines = [
-        f"Size `{args.size}` (seed {args.seed}), {'PostgreSQL' if args.postgres else 'SQLite'}; "
+        f"Size `{args.size}` (seed {args.seed}"
+        f"{f', {args.orders:,} orders' if args.orders else ''}), "
+        f"{'PostgreSQL' if args.postgres else 'SQLite'}; "
         f"{booked_ops:,} committed booked operations when the timed quotes start; "
         f"{refused} orders refused; first quote of the process (loads the live plan): "
         f"{cold_ms:.0f} ms.",
@@ -234,6 +239,7 @@ def main() -> None:
     parser.add_argument("--size", default="demo")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default=None, help="day the cluster starts (next Monday)")
+    parser.add_argument("--orders", type=int, default=None, help="orders instead of the size's")
     parser.add_argument("--book", default="30", help="orders to book first, or 'all'")
     parser.add_argument("--quotes", type=int, default=100, help="orders to time")
     parser.add_argument("--cpsat", type=int, default=30, help="of those, also quoted by CP-SAT")

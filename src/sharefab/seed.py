@@ -6,7 +6,7 @@ transaction: either the whole cluster lands or nothing does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -160,10 +160,12 @@ def seed_cluster(
     force: bool = False,
     skip_if_seeded: bool = False,
     book: int = 0,
+    orders: int | None = None,
 ) -> SeedSummary:
-    """Generate a cluster of `size` and write it, all of it in one transaction; then let the
-    buyers of the first `book` orders (by release date) quote and accept them, each order in
-    its own transaction through the marketplace services, so the plan has real bookings."""
+    """Generate a cluster of `size` (with `orders` orders instead of the size's own count,
+    when given) and write it, all of it in one transaction; then let the buyers of the first
+    `book` orders (by release date) quote and accept them, each order in its own transaction
+    through the marketplace services, so the plan has real bookings."""
     if size not in SIZES:
         raise SeedError(f"unknown size '{size}'; choose one of {', '.join(SIZES)}")
     horizon_start = parse_start(start)
@@ -178,7 +180,8 @@ def seed_cluster(
             )
         with _progress() as progress:
             task = progress.add_task("generating cluster", total=6)
-            cluster = generate_cluster(SIZES[size], seed)
+            spec = SIZES[size] if orders is None else replace(SIZES[size], orders=orders)
+            cluster = generate_cluster(spec, seed)
             progress.advance(task)
             _write(session, cluster, horizon_start, progress, task)
     if book:

@@ -24,10 +24,9 @@ from sharefab.gen import SIZES, ClusterSpec
 from sharefab.kit.db import unit_of_work
 from sharefab.kit.types import clock_at
 from sharefab.orders import service as orders
-from sharefab.orders.schemas import OperationIn, OrderCreate
 from sharefab.sim.arrivals import make_scenario
 from sharefab.sim.params import SimParams
-from sharefab.sim.policies.sharefab import _Run
+from sharefab.sim.policies.sharefab import _Run, order_create
 from sharefab.sim.record import Fate
 from sharefab.sim.world import build_world, cluster_for
 
@@ -91,32 +90,11 @@ def play_history(
             orders.create_order(
                 session,
                 principals[o.buyer_org_key],
-                OrderCreate(
-                    reference=o.reference,
-                    title=o.title[:200],
-                    product_family=o.product_family,
-                    material=o.material,
-                    quantity=o.quantity,
-                    release_at=start + timedelta(minutes=o.release_min),
-                    due_at=start + timedelta(minutes=o.due_min),
-                    weight=o.weight,
-                    budget_minor=o.budget_minor,
-                    currency=o.currency,
-                    delivery_site_id=site_ids.get(o.ship_to_site_key),
-                    operations=[
-                        OperationIn(
-                            seq=op.seq,
-                            name=op.name[:200],
-                            capability_code=op.capability_code,
-                            setup_minutes=op.setup_minutes,
-                            unit_seconds=op.unit_seconds,
-                            class_unit_seconds=dict(op.class_unit_seconds),
-                            predecessors=list(op.predecessors),
-                            material=op.material or o.material,
-                            interruptible=op.interruptible,
-                        )
-                        for op in o.operations
-                    ],
+                order_create(
+                    o,
+                    start + timedelta(minutes=o.release_min),
+                    start + timedelta(minutes=o.due_min),
+                    site_ids.get(o.ship_to_site_key),
                 ),
             )
     return History(

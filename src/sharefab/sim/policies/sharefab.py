@@ -49,6 +49,7 @@ from sharefab.capacity.service import sync_taxonomy
 from sharefab.execution import service as execution
 from sharefab.execution.models import EventType
 from sharefab.execution.schemas import BreakdownIn, EventIn
+from sharefab.gen.cluster import GenOrder
 from sharefab.identity.models import Organization, Role
 from sharefab.identity.principal import Principal
 from sharefab.kit.db import build_engine, unit_of_work
@@ -156,6 +157,39 @@ class _Planned:
     start: int
     order: int
     position: int
+
+
+def order_create(
+    o: GenOrder, release_at: datetime, due_at: datetime, delivery_site_id: int | None
+) -> OrderCreate:
+    """What the buyer of generated order `o` submits to the platform."""
+    return OrderCreate(
+        reference=o.reference,
+        title=o.title[:200],
+        product_family=o.product_family,
+        material=o.material,
+        quantity=o.quantity,
+        release_at=release_at,
+        due_at=due_at,
+        weight=o.weight,
+        budget_minor=o.budget_minor,
+        currency=o.currency,
+        delivery_site_id=delivery_site_id,
+        operations=[
+            OperationIn(
+                seq=op.seq,
+                name=op.name[:200],
+                capability_code=op.capability_code,
+                setup_minutes=op.setup_minutes,
+                unit_seconds=op.unit_seconds,
+                class_unit_seconds=dict(op.class_unit_seconds),
+                predecessors=list(op.predecessors),
+                material=op.material or o.material,
+                interruptible=op.interruptible,
+            )
+            for op in o.operations
+        ],
+    )
 
 
 class _Run:
@@ -334,32 +368,8 @@ class _Run:
         )
         self.record.orders[a.order] = outcome
         buyer = self.principals[w.org_index[o.buyer_org_key]]
-        data = OrderCreate(
-            reference=o.reference,
-            title=o.title[:200],
-            product_family=o.product_family,
-            material=o.material,
-            quantity=o.quantity,
-            release_at=self.moment(a.at),
-            due_at=self.moment(a.due),
-            weight=o.weight,
-            budget_minor=o.budget_minor,
-            currency=o.currency,
-            delivery_site_id=self.site_ids[w.ship_to[a.order]],
-            operations=[
-                OperationIn(
-                    seq=op.seq,
-                    name=op.name[:200],
-                    capability_code=op.capability_code,
-                    setup_minutes=op.setup_minutes,
-                    unit_seconds=op.unit_seconds,
-                    class_unit_seconds=dict(op.class_unit_seconds),
-                    predecessors=list(op.predecessors),
-                    material=op.material or o.material,
-                    interruptible=op.interruptible,
-                )
-                for op in o.operations
-            ],
+        data = order_create(
+            o, self.moment(a.at), self.moment(a.due), self.site_ids[w.ship_to[a.order]]
         )
         position = {op.seq: k for k, op in enumerate(o.operations)}
         try:
