@@ -1,18 +1,20 @@
 """Quote and accept latency on the live plan, beside the CP-SAT quote it replaced.
 
-    .venv/bin/python bench/quote.py --size demo --book 30 --quotes 100 \
+    .venv/bin/python bench/quote.py --size demo --history --book 0 --quotes 100 --reoptimise \
         --out bench/results/quote-demo.md
-    .venv/bin/python bench/quote.py --size L --orders 5400 --book all --quotes 60 --cpsat 20 \
+    .venv/bin/python bench/quote.py --size L --orders 5600 --book all --quotes 60 --cpsat 20 \
         --reoptimise --out bench/results/quote-L.md
 
 What it does, on a fresh SQLite database in /dev/shm (or `--postgres URL`):
 
 1. seeds a generated cluster of `--size` (the demo's or a benchmark size; `--orders N` generates
-   N orders instead of the size's own count) without bookings;
+   N orders instead of the size's own count) without bookings; or, with `--history`, the demo
+   database as `sharefab demo` builds it (its last two weeks played: bookings running and
+   ahead, the orders released after now as drafts);
 2. books orders through the marketplace services, one after another by release date: each is
    quoted (all four options) on a read snapshot, as the API does, and its balanced quote is
    accepted in a write transaction of its own; `--book all` books every order but the last
-   `--quotes` ones (size L has 5,000 orders and about 28,900 operations; with `--orders 5400`,
+   `--quotes` ones (size L has 5,000 orders and about 28,900 operations; with `--orders 5600`,
    more than 30,000 are booked);
 3. times `--quotes` more orders the same way (quote, then accept), and on the first `--cpsat`
    of them also the quote as it was made before the live plan (`bench/cpsat_quote.py`: the
@@ -31,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,7 @@ from sharefab.market.models import Booking, BookingStatus
 from sharefab.models import import_all_models
 from sharefab.orders.models import Order, OrderStatus
 from sharefab.seed import seed_cluster
+from sharefab.sim.metrics import reason_group
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,6 +66,12 @@ def percentile(values: list[float], q: float) -> float:
     pos = (len(xs) - 1) * q / 100
     lo, hi = int(pos), min(len(xs) - 1, int(pos) + 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _reasons(refused: Counter[str]) -> str:
+    if not refused:
+        return ""
+    return " (" + "; ".join(f"{n}: {why}" for why, n in refused.most_common(3)) + ")"
 
 
 def _buyer(org_id: int) -> Principal:
@@ -97,7 +107,12 @@ def run(args: argparse.Namespace) -> str:
     with unit_of_work(engine) as session:
         sync_taxonomy(session)
     print(f"database: {url}", file=sys.stderr)
-    seed_cluster(engine, size=args.size, seed=args.seed, start=args.start, orders=args.orders)
+    if args.history:
+        from sharefab.sim.demo import play_history
+
+        play_history(engine, seed=args.seed)
+    else:
+        seed_cluster(engine, size=args.size, seed=args.seed, start=args.start, orders=args.orders)
     with unit_of_work(engine, write=False) as session:
         drafts = list(
             session.execute(
@@ -106,19 +121,19 @@ def run(args: argparse.Namespace) -> str:
                 .order_by(Order.release_at, Order.id)
             )
         )
-    book = len(drafts) - args.quotes if args.book == "all" else int(args.book)
+    book = len(drafts) - args.quotes if args.book == "all" else min(int(args.book), len(drafts))
     booking, measured = drafts[:book], drafts[book : book + args.quotes]
     cold_ms = 0.0
     book_quote: list[float] = []
     book_accept: list[float] = []
-    refused = 0
+    refused: Counter[str] = Counter()  # the first clause of each refusal's message
     with Progress() as progress:
         task = progress.add_task("booking the plan", total=len(booking))
         for k, (order_id, org_id) in enumerate(booking):
             try:
                 q, a, _ = quote_and_accept(engine, order_id, org_id)
-            except SharefabError:
-                refused += 1
+            except SharefabError as e:
+                refused[reason_group(str(e))] += 1
                 progress.advance(task)
                 continue
             if k == 0:
@@ -149,8 +164,8 @@ def run(args: argparse.Namespace) -> str:
                     old_quote.append((time.perf_counter() - started) * 1000)
             try:
                 q, a, plan = quote_and_accept(engine, order_id, org_id)
-            except SharefabError:
-                refused += 1
+            except SharefabError as e:
+                refused[reason_group(str(e))] += 1
                 progress.advance(task)
                 continue
             if not cold_ms:
@@ -205,13 +220,18 @@ def run(args: argparse.Namespace) -> str:
             f"{percentile(xs, 99):.1f} | {max(xs):.1f} | {len(xs)} |"
         )
 
+    first_quote = (
+        "first quote after the history (the live plan was loaded while playing it)"
+        if args.history
+        else "first quote of the process (loads the live plan)"
+    )
     lines = [
         f"Size `{args.size}` (seed {args.seed}"
+        f"{', the last two weeks played as `sharefab demo` does' if args.history else ''}"
         f"{f', {args.orders:,} orders' if args.orders else ''}), "
         f"{'PostgreSQL' if args.postgres else 'SQLite'}; "
         f"{booked_ops:,} committed booked operations when the timed quotes start; "
-        f"{refused} orders refused; first quote of the process (loads the live plan): "
-        f"{cold_ms:.0f} ms.",
+        f"{refused.total()} orders refused{_reasons(refused)}; {first_quote}: {cold_ms:.0f} ms.",
         "",
         "| latency (ms) | p50 | p95 | p99 | max | n |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -240,6 +260,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default=None, help="day the cluster starts (next Monday)")
     parser.add_argument("--orders", type=int, default=None, help="orders instead of the size's")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="the demo database as `sharefab demo` builds it: its last two weeks played",
+    )
     parser.add_argument("--book", default="30", help="orders to book first, or 'all'")
     parser.add_argument("--quotes", type=int, default=100, help="orders to time")
     parser.add_argument("--cpsat", type=int, default=30, help="of those, also quoted by CP-SAT")
