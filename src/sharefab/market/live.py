@@ -14,6 +14,7 @@ the live plan never offers time that is not free.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections import defaultdict
@@ -144,6 +145,7 @@ class LivePlan:
             if self.version < 0 or version < self.version or len(changed) > RELOAD_ALL:
                 # first use, a clock that went back (the data was replaced), or a lot changed
                 self._load(session, None)
+                _freeze_long_lived()
             elif changed:
                 self._load(session, sorted(changed))
                 self.reloads += len(changed)
@@ -315,6 +317,18 @@ class LivePlan:
 
 _PLANS: dict[tuple[int, str], LivePlan] = {}
 _PLANS_LOCK = threading.Lock()
+
+
+def _freeze_long_lived() -> None:
+    """Take what is alive now (the plan just loaded, the modules) out of the cyclic garbage
+    collector's sight. The plan is a few hundred thousand long-lived objects: left in the
+    collector's oldest generation, every full collection walks them all (about 150 ms at size
+    L with 30,000 bookings: the p99 of quotes and accepts). Frozen objects are still freed by
+    reference counting; what an earlier freeze kept that has become cyclic garbage since is
+    collected here first."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def live_plan(session: Session) -> LivePlan:
