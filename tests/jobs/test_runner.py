@@ -130,6 +130,28 @@ class TestCancel:
         assert job.message == "cancelled; nothing was changed"
         assert job.result is None
 
+    def test_a_cancel_before_the_thread_claims_the_job_still_stops_it(
+        self, engine: Engine, runners: list[Runner], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Ctrl-C right after start, before the job's thread has claimed it (a busy machine):
+        the cancel is kept and the job ends cancelled instead of running on for ever."""
+        cancelled = threading.Event()
+        claim = service.claim
+
+        def claims_late(session: Any, job_id: int) -> Job | None:
+            assert cancelled.wait(30)
+            return claim(session, job_id)
+
+        monkeypatch.setattr(service, "claim", claims_late)
+        block = Blocking()
+        runner = _runner(runners, engine, probe=block)
+        job_id = runner.start("probe", {}, trigger=JobTrigger.cli)
+        runner.cancel(job_id)
+        cancelled.set()
+        job = _ended(engine, runner, job_id)
+        assert job.state == JobState.cancelled
+        assert job.message == "cancelled; nothing was changed"
+
     def test_a_cancel_written_by_another_process_arrives_by_heartbeat(
         self, engine: Engine, runners: list[Runner]
     ) -> None:

@@ -218,6 +218,7 @@ class Runner:
         self.stale_seconds = stale_seconds or settings.job_stale_seconds
         self._runs: dict[int, JobRun] = {}
         self._threads: dict[int, threading.Thread] = {}
+        self._cancelled: set[int] = set()  # cancels that came before the run was set up
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._schedule: threading.Thread | None = None
@@ -245,6 +246,8 @@ class Runner:
         with their next heartbeat)."""
         with self._lock:
             run = self._runs.get(job_id)
+            if run is None and job_id in self._threads:
+                self._cancelled.add(job_id)  # its thread has not claimed it yet
         if run is not None:
             run.stop.set()
 
@@ -322,6 +325,9 @@ class Runner:
             return
         with self._lock:
             self._runs[job_id] = run
+            if job_id in self._cancelled:
+                self._cancelled.discard(job_id)
+                run.stop.set()
         beating = threading.Thread(target=run.heartbeat_loop, name=f"job-{job_id}-beat")
         beating.daemon = True
         beating.start()
@@ -332,6 +338,7 @@ class Runner:
             beating.join()
             with self._lock:
                 self._runs.pop(job_id, None)
+                self._cancelled.discard(job_id)
 
     def _execute(self, run: JobRun, kind: str) -> None:
         fn = self.functions.get(kind)
