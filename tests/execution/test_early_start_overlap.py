@@ -80,3 +80,18 @@ def test_early_start_after_the_machine_finished_frees_and_moves(
     assert moved["starts_at"] < second["starts_at"]
     assert moved["starts_at"] >= done["ends_at"]
     assert _violations(engine) == []
+
+
+def test_early_start_over_work_not_started_moves_that_work(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """Starting the later job first takes the mill now; the job booked there moves after it."""
+    p, first, second = _two_orders_on_one_mill(app_client, tenants)
+    created(report(p, second, type="started"))
+    started = p.get(f"/api/v1/work-orders/{second['id']}").json()
+    pushed = p.get(f"/api/v1/work-orders/{first['id']}").json()
+    assert started["status"] == "in_progress"
+    assert started["starts_at"] < first["ends_at"]
+    assert pushed["status"] == "committed"
+    assert pushed["starts_at"] >= started["ends_at"]
+    assert _violations(engine) == []

@@ -266,6 +266,11 @@ def _apply(
     with what the snapshot read: if another change moved or started one meanwhile, nothing is
     written (``LostRace``, retry)."""
     live = snap.live
+    if session.get_bind().dialect.name == "postgresql":
+        # bookings move in place, in any order: overlaps are checked when the transaction ends
+        # (from here on: the caller's pending change, e.g. an early start's new span, may
+        # overlap a booking this replan is about to move away)
+        session.execute(text("SET CONSTRAINTS ex_bookings_no_overlap DEFERRED"))
     session.flush()
     rows = {
         b.id: b
@@ -283,9 +288,6 @@ def _apply(
                 f"work order {bid} changed while re-planning ({reason}); nothing was moved, "
                 "run it again"
             )
-    if session.get_bind().dialect.name == "postgresql":
-        # bookings move in place, in any order: overlaps are checked when the transaction ends
-        session.execute(text("SET CONSTRAINTS ex_bookings_no_overlap DEFERRED"))
     at = utcnow()
     why = reason[:300]
     created: list[tuple[Move, Booking]] = []
