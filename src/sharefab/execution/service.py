@@ -4,7 +4,8 @@ A work order is a booking as its provider sees it. Events move it along
 committed -> in_progress -> done; a breakdown takes its resource down until the expected
 repair and replans every booking the downtime touches; a scrap that needs rework or a late
 start replans the later steps of the order. Completing a step pays its provider out of escrow
-and feeds the provider's credit score.
+and feeds the provider's credit score; a step that frees its machine brings ready work forward
+(``market.replan.pull``: work waiting elsewhere for a later slot, the order's next steps).
 """
 
 from __future__ import annotations
@@ -183,8 +184,10 @@ def _completed(
     )
     booking.status = BookingStatus.done
     booking.completed_at = at
+    freed: Span | None = None
     if booking.starts_at < at < booking.ends_at:
         # Finished early: the rest of its span is free for others again.
+        freed = (at, booking.ends_at)
         booking.ends_at = at
     on_time = booking.promised_end is None or at <= booking.promised_end
     response = None
@@ -210,7 +213,10 @@ def _completed(
     remaining = [b for b in _order_bookings(session, order.id) if b.status != BookingStatus.done]
     if not remaining and order.status == OrderStatus.in_production:
         orders.transition(order, OrderStatus.completed)
-    return None
+    # the machine is free now and the order's next steps may be ready: ready work comes forward
+    session.flush()
+    report = replanning.pull(session, booking.resource_id, at, finished=booking, freed=freed)
+    return report.as_dict() if report.moves else None
 
 
 def _scrapped(

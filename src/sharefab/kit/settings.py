@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         description="A queued or running job whose heartbeat is older than this is failed "
         "('the process running it stopped') when jobs are listed or one is started.",
     )
+    idle_pull: bool = Field(
+        default=True,
+        description="When a step finishes early, ready work booked later elsewhere (and the "
+        "order's next steps) may move onto the machine that fell free, if it ends sooner there.",
+    )
     reoptimise_seconds: float = Field(
         default=20.0,
         gt=0,

@@ -6,6 +6,9 @@ Both run the rolling planner (``optimize.rolling``) over the live plan (``market
   ``seeds``; they and the later steps of their orders get new places, everything else stays
   (minimal change). Called inside the transaction that records the disruption; ``unavailable``
   names time that transaction took and the live plan cannot see yet.
+- ``pull(session, resource, at)``: a machine fell free; ready work booked later on
+  other machines moves onto it when it would end sooner there, and the finished order's next
+  steps come forward (the same re-planner, with these few bookings as its seeds).
 - ``reoptimise(...)``: every booking not started is re-placed so that as many orders as possible
   keep their promised date, then as few are late against their due date (orders that can no
   longer be on time go last), preferring to leave a booking where it is when that costs no time.
@@ -30,7 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from sharefab.kit.errors import LostRace
@@ -50,13 +54,17 @@ from sharefab.market.live import (
 )
 from sharefab.market.models import Booking, BookingStatus
 from sharefab.optimize.live import Step
-from sharefab.optimize.rolling import Pending, Replanned, retime
+from sharefab.optimize.rolling import STICK_MINUTES, STICK_SITE, Pending, Replanned, retime
 from sharefab.optimize.rolling import replan as rolling_replan
-from sharefab.orders.models import Order
+from sharefab.orders.models import Operation, Order
 
 # A move of a booking by less than this (same resource) is not worth telling its provider.
 NOTICEABLE = timedelta(minutes=60)
 REOPTIMISE_ROUNDS = 3
+# idle pull: a machine counts as fallen free when it has STICK_MINUTES free within this many
+# minutes; this many bookings (the next to start) are looked at for work to bring onto it
+PULL_IDLE_WITHIN = 60
+PULL_CANDIDATES = 100
 
 
 @dataclass
@@ -218,9 +226,17 @@ def _snapshot(
     return Snapshot(t_now, orders, moving, pending, current, unplaced, live, seen)
 
 
-def _timelines(snap: Snapshot, unavailable: dict[int, list[Span]] | None) -> list[Any]:
+def _timelines(
+    snap: Snapshot,
+    unavailable: dict[int, list[Span]] | None,
+    freed: dict[int, list[Span]] | None = None,
+) -> list[Any]:
     live = snap.live
-    give = []
+    give: list[tuple[int, int, int]] = []
+    for rid, spans in (freed or {}).items():
+        k = live.index.get(rid)
+        if k is not None:
+            give.extend((k, minute_down(s), minute_up(e)) for s, e in spans)
     for bookings in snap.moving.values():
         for b in bookings:
             k = live.index.get(b.resource_id)
@@ -241,10 +257,11 @@ def _plan(
     unavailable: dict[int, list[Span]] | None,
     rounds: int,
     deadline: float | None = None,
+    freed: dict[int, list[Span]] | None = None,
 ) -> Replanned:
     live = snap.live
     return rolling_replan(
-        _timelines(snap, unavailable),
+        _timelines(snap, unavailable, freed),
         live.network(),
         snap.pending,
         snap.now,
@@ -398,12 +415,13 @@ def replan(
     reason: str,
     earliest: datetime | None = None,
     unavailable: dict[int, list[Span]] | None = None,
+    freed: dict[int, list[Span]] | None = None,
     **_: Any,
 ) -> ReplanReport:
     """Re-place `seeds` (and the later steps of their orders) without moving anything else.
 
     `unavailable` adds spans resources cannot be used (written in this transaction, not yet in
-    the live plan)."""
+    the live plan); `freed` spans this transaction gave back (a step that finished early)."""
     report = ReplanReport(reason=reason)
     with session.no_autoflush:
         groups = affected_closure(session, seeds)
@@ -415,10 +433,190 @@ def replan(
             report.unplaced = snap.unplaced
             if not snap.pending:
                 return report
-            result = _plan(snap, unavailable, rounds=0)
+            result = _plan(snap, unavailable, rounds=0, freed=freed)
             _unplaced(result, report)
             _apply(session, snap, result, reason, report)
     return report
+
+
+def pull(
+    session: Session,
+    resource_id: int,
+    at: datetime,
+    finished: Booking | None = None,
+    freed: Span | None = None,
+) -> ReplanReport:
+    """Resource `resource_id` fell free at `at` (`finished` ended then; `freed` is the time it
+    gave back by ending early, not yet in the live plan): ready work waiting for its booked
+    time on other machines moves onto it when it would end sooner here, and the next steps of
+    `finished`'s order are placed again from now (those booked before now, because it ended
+    late, and those booked ``STICK_MINUTES`` or more later).
+
+    The candidates are the committed bookings of capabilities this resource offers whose inputs
+    are all done, booked on another machine to start later; of those that would end at least
+    ``STICK_MINUTES`` sooner here (``STICK_SITE`` times that from another site), the one whose
+    order is due first goes to the re-planner (``replan``) with the next steps, which places
+    them (minimal change: nothing else moves). Nothing is pulled when this resource's own next
+    booking is ready: its provider starts that early instead. Best effort: a re-plan that loses
+    a race with another change leaves everything as it was."""
+    report = ReplanReport(reason="idle pull")
+    if not get_settings().idle_pull:
+        return report
+    seeds: dict[int, Booking] = {}
+    if finished is not None:
+        # a next step booked to start a little later cannot gain enough to move; one booked
+        # to start before now (its input finished late) is placed again from now
+        soon = at + timedelta(minutes=STICK_MINUTES)
+        seeds.update(
+            (b.id, b)
+            for b in _ready_next(session, finished)
+            if b.starts_at < at or b.starts_at >= soon
+        )
+    live = live_plan(session)
+    k = live.index.get(resource_id)
+    info = live.resources[k] if k is not None else None
+    if k is None or info is None:
+        return report
+    if info.is_active:
+        with live.lock:
+            timeline = live.timelines[k].copy()
+            if freed is not None:
+                timeline.give(minute_down(freed[0]), minute_up(freed[1]))
+            t = minute_up(at)
+            idle_from, _ = timeline.place(t, STICK_MINUTES, False)
+            if idle_from < t + PULL_IDLE_WITHIN:
+                best = _pull_candidate(session, live, k, timeline, at)
+                if best is not None:
+                    seeds[best.id] = best
+    if not seeds:
+        return report
+    why = f"resource {info.id} fell free at {at:%Y-%m-%d %H:%M}: ready work brought forward"
+    try:
+        with session.begin_nested():
+            return replan(
+                session,
+                list(seeds.values()),
+                why,
+                at,
+                freed={resource_id: [freed]} if freed is not None else None,
+            )
+    except (LostRace, OperationalError):
+        return report  # another change got there first: the plan stays as it was
+
+
+def _ready_next(session: Session, finished: Booking) -> list[Booking]:
+    """The committed bookings of `finished`'s order whose inputs are now all done."""
+    rows = session.execute(
+        select(Booking, Operation)
+        .join(Operation, Operation.id == Booking.operation_id)
+        .where(Booking.order_id == finished.order_id, Booking.status != BookingStatus.cancelled)
+    ).all()
+    done = {op.seq for b, op in rows if b.status == BookingStatus.done or b.id == finished.id}
+    return [
+        b
+        for b, op in rows
+        if b.status == BookingStatus.committed
+        and op.predecessors
+        and all(p in done for p in op.predecessors)
+    ]
+
+
+def _inputs(
+    session: Session, order_ids: list[int]
+) -> dict[tuple[int, int], tuple[BookingStatus, int, datetime]]:
+    """Per (order, operation seq): the booking's status, resource and when it ended (or will)."""
+    rows = session.execute(
+        select(
+            Booking.order_id,
+            Operation.seq,
+            Booking.status,
+            Booking.resource_id,
+            func.coalesce(Booking.completed_at, Booking.ends_at),
+        )
+        .join(Operation, Operation.id == Booking.operation_id)
+        .where(Booking.order_id.in_(order_ids), Booking.status != BookingStatus.cancelled)
+    )
+    return {(o, seq): (status, rid, ended) for o, seq, status, rid, ended in rows}
+
+
+def _pull_candidate(
+    session: Session, live: LivePlan, k: int, timeline: Any, at: datetime
+) -> Booking | None:
+    """The booking to bring onto resource `k` (see ``pull``), or None."""
+    info = live.resources[k]
+    assert info is not None
+    # the machine's own next booking, when its inputs are done, starts early there instead
+    own = session.execute(
+        select(Booking, Operation)
+        .join(Operation, Operation.id == Booking.operation_id)
+        .where(Booking.status == BookingStatus.committed, Booking.resource_id == info.id)
+        .order_by(Booking.starts_at, Booking.id)
+        .limit(1)
+    ).first()
+    if own is not None:
+        done = _inputs(session, [own[0].order_id])
+        if all(
+            done.get((own[0].order_id, p), (None,))[0] == BookingStatus.done
+            for p in own[1].predecessors
+        ):
+            return None
+    codes = sorted({c.code for c in info.capabilities})
+    rows = session.execute(
+        select(Booking, Operation)
+        .join(Operation, Operation.id == Booking.operation_id)
+        .where(
+            Booking.status == BookingStatus.committed,
+            Booking.resource_id != info.id,
+            Booking.starts_at >= at + timedelta(minutes=STICK_MINUTES),
+            Operation.capability_code.in_(codes),
+        )
+        .order_by(Booking.starts_at, Booking.id)
+        .limit(PULL_CANDIDATES)
+    ).all()
+    if not rows:
+        return None
+    order_ids = sorted({b.order_id for b, _ in rows})
+    inputs = _inputs(session, order_ids)
+    due: dict[int, datetime] = dict(
+        session.execute(select(Order.id, Order.due_at).where(Order.id.in_(order_ids))).all()
+    )
+    here = live.site_index[info.site_id]
+    t = minute_up(at)
+    best: tuple[datetime, int, int] | None = None
+    chosen: Booking | None = None
+    for b, op in rows:
+        if qualify(op, info) is not None:
+            continue
+        ready = t
+        for p in op.predecessors:
+            got = inputs.get((b.order_id, p))
+            if got is None or got[0] != BookingStatus.done:
+                break
+            src = live.index.get(got[1])
+            src_info = live.resources[src] if src is not None else None
+            truck = (
+                live.truck_minutes[live.site_index[src_info.site_id]][here]
+                if src_info is not None
+                else 0
+            )
+            ready = max(ready, minute_up(got[2]) + truck)
+        else:
+            _, end = timeline.place(ready, duration_on(op, info), op.interruptible)
+            src = live.index.get(b.resource_id)
+            same_site = (
+                src is not None
+                and live.resources[src] is not None
+                and (
+                    live.resources[src].site_id == info.site_id  # type: ignore[union-attr]
+                )
+            )
+            gain = minute_up(b.ends_at) - end
+            if gain < STICK_MINUTES * (1 if same_site else STICK_SITE):
+                continue
+            key = (due[b.order_id], -gain, b.id)
+            if best is None or key < best:
+                best, chosen = key, b
+    return chosen
 
 
 def _unplaced(result: Replanned, report: ReplanReport) -> None:

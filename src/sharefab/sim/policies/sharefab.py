@@ -503,7 +503,7 @@ class _Run:
         op_id = self.op_id[(ex.order, ex.position)]
         try:
             with self._services(self.now) as session:
-                execution.report_event(
+                _, pulled = execution.report_event(
                     session,
                     provider,
                     booking_id,
@@ -513,6 +513,8 @@ class _Run:
                         at=self.moment(self.now),
                     ),
                 )
+            if pulled:  # ready work brought onto the machine (or the order's next steps)
+                self.record.note("pulled", len(pulled["moved"]))
         except SharefabError:
             self.record.note("complete_refused")
         ends, sites = self.ends[ex.order], self.sites[ex.order]

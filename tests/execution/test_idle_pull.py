@@ -1,0 +1,145 @@
+"""Idle pull: a machine that falls free early takes ready work waiting for a later slot on
+another machine; work whose own machine will take it, or whose inputs are not done, stays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from sharefab.integrity import check_database
+from sharefab.kit.db import unit_of_work
+from tests.factories import Tenants, created, make_resource, make_site, order_body, report
+
+
+def _book(
+    b: TestClient, ref: str, quantity: int, now: datetime, material: str = "AL6061"
+) -> dict[str, Any]:
+    """A one-step milling order of `quantity` parts (60 min setup + 15 min a part), booked."""
+    body = order_body(
+        ref,
+        quantity=quantity,
+        material=material,
+        release_at=now.isoformat(),
+        due_at=(now + timedelta(days=4)).isoformat(),
+        operations=[
+            {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
+        ],
+    )
+    order = created(b.post("/api/v1/orders", json=body))
+    quotes = b.post(f"/api/v1/orders/{order['id']}/quotes")
+    assert quotes.status_code == 201, quotes.text
+    (booking,) = created(b.post(f"/api/v1/quotes/{quotes.json()[0]['id']}/accept"))["bookings"]
+    return dict(booking)
+
+
+def _two_mills(
+    app_client: TestClient, tenants: Tenants, mill_1_materials: list[str] | None = None
+) -> tuple[TestClient, TestClient, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """provider2 has two mills; C (3 h) takes mill 1 now, D (11 h) mill 2 now, and F (2 h)
+    waits on mill 1 behind C (it ends sooner there than behind D)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    p = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
+    site = make_site(p)["id"]
+    mills = [
+        make_resource(p, site, name="mill 1", materials=mill_1_materials),
+        make_resource(p, site, name="mill 2"),
+    ]
+    for mill in mills:
+        window = {
+            "resource_id": mill["id"],
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(days=5)).isoformat(),
+        }
+        created(p.post("/api/v1/capacity-windows", json=window))
+    c, d, f = _book(b, "C", 8, now), _book(b, "D", 40, now), _book(b, "F", 4, now)
+    assert c["resource_id"] != d["resource_id"]
+    assert f["resource_id"] == c["resource_id"]
+    assert f["starts_at"] >= c["ends_at"]
+    return p, b, c, d, f
+
+
+def _violations(engine: Engine) -> list[str]:
+    with unit_of_work(engine, write=False) as s:
+        return [str(v) for v in check_database(s)]
+
+
+def test_a_machine_free_early_takes_work_waiting_on_another(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """D finishes at once: mill 2 is free, so F (booked on mill 1 after C) moves there, starts
+    now instead of in three hours, and its work order says where it came from and why."""
+    p, _, c, d, f = _two_mills(app_client, tenants)
+    created(report(p, c, type="started"))
+    created(report(p, d, type="started"))
+    done = created(report(p, d, type="completed", quantity=40))
+    moved = p.get(f"/api/v1/work-orders/{f['id']}").json()
+    assert moved["resource_id"] == d["resource_id"]
+    assert moved["starts_at"] < f["starts_at"]
+    assert moved["moved_from_resource_id"] == f["resource_id"]
+    assert "fell free" in moved["moved_reason"]
+    assert [m["old_booking_id"] for m in done["replan"]["moved"]] == [f["id"]]
+    assert _violations(engine) == []
+
+
+def test_a_machine_with_its_own_ready_work_pulls_nothing(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """G (titanium, which only mill 2 takes) waits on mill 2 behind D, its inputs ready: when D
+    finishes early mill 2 starts G early instead, so F stays where it is and nothing moves."""
+    p, b, c, d, f = _two_mills(app_client, tenants, mill_1_materials=["AL6061"])
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    g = _book(b, "G", 4, now, material="TI6AL4V")
+    assert g["resource_id"] == d["resource_id"]
+    created(report(p, c, type="started"))
+    created(report(p, d, type="started"))
+    done = created(report(p, d, type="completed", quantity=40))
+    assert done["replan"] is None
+    for before in (f, g):
+        after = p.get(f"/api/v1/work-orders/{before['id']}").json()
+        assert (after["resource_id"], after["starts_at"]) == (
+            before["resource_id"],
+            before["starts_at"],
+        )
+    assert _violations(engine) == []
+
+
+def test_the_next_step_comes_forward_when_its_input_finishes_early(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """A two-step order: the first step finishes at once, so the second (booked to wait three
+    hours for it) moves up to now; nothing else moves."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    p = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
+    mill = make_resource(p, make_site(p)["id"])
+    window = {
+        "resource_id": mill["id"],
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=5)).isoformat(),
+    }
+    created(p.post("/api/v1/capacity-windows", json=window))
+    step = {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
+    body = order_body(
+        "H",
+        quantity=8,
+        release_at=now.isoformat(),
+        due_at=(now + timedelta(days=4)).isoformat(),
+        operations=[step, {**step, "predecessors": [1]}],
+    )
+    order = created(b.post("/api/v1/orders", json=body))
+    quote = created(b.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+    first, second = sorted(
+        created(b.post(f"/api/v1/quotes/{quote['id']}/accept"))["bookings"],
+        key=lambda x: x["starts_at"],
+    )
+    assert second["starts_at"] >= first["ends_at"]
+    created(report(p, first, type="started"))
+    created(report(p, first, type="completed", quantity=8))
+    moved = p.get(f"/api/v1/work-orders/{second['id']}").json()
+    assert moved["starts_at"] < second["starts_at"]
+    assert moved["status"] == "committed"
+    assert _violations(engine) == []
