@@ -114,6 +114,26 @@ def make_resource(
     return created(client.post("/api/v1/resources", json=body))
 
 
+def open_window(
+    client: TestClient, resource_id: int, now: datetime, days: int = 5
+) -> dict[str, Any]:
+    """A window on `resource_id` from an hour before `now` to `days` days after it."""
+    body = {
+        "resource_id": resource_id,
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=days)).isoformat(),
+    }
+    return created(client.post("/api/v1/capacity-windows", json=body))
+
+
+def violations(engine: Engine) -> list[str]:
+    """What the integrity checks find in the database (empty when it is sound)."""
+    from sharefab.integrity import check_database
+
+    with unit_of_work(engine, write=False) as s:
+        return [str(v) for v in check_database(s)]
+
+
 def make_window(
     client: TestClient, resource_id: int, start_h: float = 8, end_h: float = 16
 ) -> dict[str, Any]:

@@ -8,9 +8,17 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from sharefab.integrity import check_database
-from sharefab.kit.db import unit_of_work
-from tests.factories import Tenants, created, make_resource, make_site, order_body, problem, report
+from tests.factories import (
+    Tenants,
+    created,
+    make_resource,
+    make_site,
+    open_window,
+    order_body,
+    problem,
+    report,
+    violations,
+)
 
 
 def _two_orders_on_one_mill(
@@ -21,12 +29,7 @@ def _two_orders_on_one_mill(
     p = TestClient(app_client.app, headers=tenants["provider2"].headers)
     b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
     mill = make_resource(p, make_site(p)["id"])
-    window = {
-        "resource_id": mill["id"],
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=5)).isoformat(),
-    }
-    created(p.post("/api/v1/capacity-windows", json=window))
+    open_window(p, mill["id"], now)
     booked: list[dict[str, Any]] = []
     for ref in ("A", "B"):
         body = order_body(
@@ -48,11 +51,6 @@ def _two_orders_on_one_mill(
     return p, first, second
 
 
-def _violations(engine: Engine) -> list[str]:
-    with unit_of_work(engine, write=False) as s:
-        return [str(v) for v in check_database(s)]
-
-
 def test_early_start_while_the_machine_runs_other_work_is_refused(
     app_client: TestClient, tenants: Tenants, engine: Engine
 ) -> None:
@@ -62,7 +60,7 @@ def test_early_start_while_the_machine_runs_other_work_is_refused(
     body = problem(report(p, second, type="started"), 409)
     assert f"work order {first['id']} (in_progress)" in body["detail"]
     assert p.get(f"/api/v1/work-orders/{second['id']}").json()["status"] == "committed"
-    assert _violations(engine) == []
+    assert violations(engine) == []
 
 
 def test_early_start_after_the_machine_finished_frees_and_moves(
@@ -79,7 +77,7 @@ def test_early_start_after_the_machine_finished_frees_and_moves(
     assert moved["status"] == "in_progress"
     assert moved["starts_at"] < second["starts_at"]
     assert moved["starts_at"] >= done["ends_at"]
-    assert _violations(engine) == []
+    assert violations(engine) == []
 
 
 def test_early_start_over_work_not_started_moves_that_work(
@@ -94,4 +92,4 @@ def test_early_start_over_work_not_started_moves_that_work(
     assert started["starts_at"] < first["ends_at"]
     assert pushed["status"] == "committed"
     assert pushed["starts_at"] >= started["ends_at"]
-    assert _violations(engine) == []
+    assert violations(engine) == []

@@ -9,9 +9,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from sharefab.integrity import check_database
-from sharefab.kit.db import unit_of_work
-from tests.factories import Tenants, created, make_resource, make_site, order_body, report
+from tests.factories import (
+    Tenants,
+    created,
+    make_resource,
+    make_site,
+    open_window,
+    order_body,
+    report,
+    violations,
+)
 
 
 def _book(
@@ -49,22 +56,12 @@ def _two_mills(
         make_resource(p, site, name="mill 2"),
     ]
     for mill in mills:
-        window = {
-            "resource_id": mill["id"],
-            "starts_at": (now - timedelta(hours=1)).isoformat(),
-            "ends_at": (now + timedelta(days=5)).isoformat(),
-        }
-        created(p.post("/api/v1/capacity-windows", json=window))
+        open_window(p, mill["id"], now)
     c, d, f = _book(b, "C", 8, now), _book(b, "D", 40, now), _book(b, "F", 4, now)
     assert c["resource_id"] != d["resource_id"]
     assert f["resource_id"] == c["resource_id"]
     assert f["starts_at"] >= c["ends_at"]
     return p, b, c, d, f
-
-
-def _violations(engine: Engine) -> list[str]:
-    with unit_of_work(engine, write=False) as s:
-        return [str(v) for v in check_database(s)]
 
 
 def test_a_machine_free_early_takes_work_waiting_on_another(
@@ -82,7 +79,7 @@ def test_a_machine_free_early_takes_work_waiting_on_another(
     assert moved["moved_from_resource_id"] == f["resource_id"]
     assert "fell free" in moved["moved_reason"]
     assert [m["old_booking_id"] for m in done["replan"]["moved"]] == [f["id"]]
-    assert _violations(engine) == []
+    assert violations(engine) == []
 
 
 def test_a_machine_with_its_own_ready_work_pulls_nothing(
@@ -104,7 +101,7 @@ def test_a_machine_with_its_own_ready_work_pulls_nothing(
             before["resource_id"],
             before["starts_at"],
         )
-    assert _violations(engine) == []
+    assert violations(engine) == []
 
 
 def test_the_next_step_comes_forward_when_its_input_finishes_early(
@@ -116,12 +113,7 @@ def test_the_next_step_comes_forward_when_its_input_finishes_early(
     p = TestClient(app_client.app, headers=tenants["provider2"].headers)
     b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
     mill = make_resource(p, make_site(p)["id"])
-    window = {
-        "resource_id": mill["id"],
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=5)).isoformat(),
-    }
-    created(p.post("/api/v1/capacity-windows", json=window))
+    open_window(p, mill["id"], now)
     step = {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
     body = order_body(
         "H",
@@ -142,4 +134,4 @@ def test_the_next_step_comes_forward_when_its_input_finishes_early(
     moved = p.get(f"/api/v1/work-orders/{second['id']}").json()
     assert moved["starts_at"] < second["starts_at"]
     assert moved["status"] == "committed"
-    assert _violations(engine) == []
+    assert violations(engine) == []
