@@ -46,4 +46,4 @@ class SimParams:
     buyer_picks: str = "balanced"
     # The `sharefab` policy runs the platform's re-optimisation every this many simulated
     # minutes (0: never; disruptions still replan what they touch).
-    reoptimise_every: int = 240
+    reoptimise_every: int = 120
