@@ -246,7 +246,8 @@ class Runner:
         with their next heartbeat)."""
         with self._lock:
             run = self._runs.get(job_id)
-            if run is None and job_id in self._threads:
+            thread = self._threads.get(job_id)
+            if run is None and thread is not None and thread.is_alive():
                 self._cancelled.add(job_id)  # its thread has not claimed it yet
         if run is not None:
             run.stop.set()

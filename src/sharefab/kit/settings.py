@@ -100,8 +100,9 @@ class Settings(BaseSettings):
     )
     idle_pull: bool = Field(
         default=True,
-        description="When a step finishes early, ready work booked later elsewhere (and the "
-        "order's next steps) may move onto the machine that fell free, if it ends sooner there.",
+        description="When a step is reported complete, ready work booked later on other "
+        "machines (and the order's next steps) may move onto the machine that fell free, if it "
+        "ends sooner there.",
     )
     reoptimise_seconds: float = Field(
         default=20.0,
