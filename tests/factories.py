@@ -126,6 +126,29 @@ def open_window(
     return created(client.post("/api/v1/capacity-windows", json=body))
 
 
+def book_milling(
+    buyer: TestClient, ref: str, quantity: int, now: datetime, material: str = "AL6061"
+) -> dict[str, Any]:
+    """A one-step milling order of `quantity` parts (60 min setup + 15 min a part) released
+    `now` and due in four days, quoted and its first option accepted: the booking."""
+    body = order_body(
+        ref,
+        quantity=quantity,
+        material=material,
+        release_at=now.isoformat(),
+        due_at=(now + timedelta(days=4)).isoformat(),
+        operations=[
+            {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
+        ],
+    )
+    order = created(buyer.post("/api/v1/orders", json=body))
+    quotes = buyer.post(f"/api/v1/orders/{order['id']}/quotes")
+    assert quotes.status_code == 201, quotes.text
+    accepted = created(buyer.post(f"/api/v1/quotes/{quotes.json()[0]['id']}/accept"))
+    (booking,) = accepted["bookings"]
+    return dict(booking)
+
+
 def violations(engine: Engine) -> list[str]:
     """What the integrity checks find in the database (empty when it is sound)."""
     from sharefab.integrity import check_database

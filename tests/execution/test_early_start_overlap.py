@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 
 from tests.factories import (
     Tenants,
+    book_milling,
     created,
     make_resource,
     make_site,
     open_window,
-    order_body,
     problem,
     report,
     violations,
@@ -30,22 +30,7 @@ def _two_orders_on_one_mill(
     b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
     mill = make_resource(p, make_site(p)["id"])
     open_window(p, mill["id"], now)
-    booked: list[dict[str, Any]] = []
-    for ref in ("A", "B"):
-        body = order_body(
-            ref,
-            quantity=4,
-            release_at=now.isoformat(),
-            due_at=(now + timedelta(days=4)).isoformat(),
-            operations=[
-                {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
-            ],
-        )
-        order = created(b.post("/api/v1/orders", json=body))
-        quotes = b.post(f"/api/v1/orders/{order['id']}/quotes")
-        assert quotes.status_code == 201, quotes.text
-        quote = quotes.json()[0]
-        booked += created(b.post(f"/api/v1/quotes/{quote['id']}/accept"))["bookings"]
+    booked = [book_milling(b, ref, 4, now) for ref in ("A", "B")]
     first, second = sorted(booked, key=lambda x: x["starts_at"])
     assert second["starts_at"] >= first["ends_at"]
     return p, first, second

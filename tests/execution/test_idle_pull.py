@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tests.factories import (
     Tenants,
+    book_milling,
     created,
     make_resource,
     make_site,
@@ -19,27 +20,6 @@ from tests.factories import (
     report,
     violations,
 )
-
-
-def _book(
-    b: TestClient, ref: str, quantity: int, now: datetime, material: str = "AL6061"
-) -> dict[str, Any]:
-    """A one-step milling order of `quantity` parts (60 min setup + 15 min a part), booked."""
-    body = order_body(
-        ref,
-        quantity=quantity,
-        material=material,
-        release_at=now.isoformat(),
-        due_at=(now + timedelta(days=4)).isoformat(),
-        operations=[
-            {"capability_code": "milling.cnc.5axis", "setup_minutes": 60, "unit_seconds": 900}
-        ],
-    )
-    order = created(b.post("/api/v1/orders", json=body))
-    quotes = b.post(f"/api/v1/orders/{order['id']}/quotes")
-    assert quotes.status_code == 201, quotes.text
-    (booking,) = created(b.post(f"/api/v1/quotes/{quotes.json()[0]['id']}/accept"))["bookings"]
-    return dict(booking)
 
 
 def _two_mills(
@@ -57,7 +37,7 @@ def _two_mills(
     ]
     for mill in mills:
         open_window(p, mill["id"], now)
-    c, d, f = _book(b, "C", 8, now), _book(b, "D", 40, now), _book(b, "F", 4, now)
+    c, d, f = (book_milling(b, ref, n, now) for ref, n in (("C", 8), ("D", 40), ("F", 4)))
     assert c["resource_id"] != d["resource_id"]
     assert f["resource_id"] == c["resource_id"]
     assert f["starts_at"] >= c["ends_at"]
@@ -89,7 +69,7 @@ def test_a_machine_with_its_own_ready_work_pulls_nothing(
     finishes early mill 2 starts G early instead, so F stays where it is and nothing moves."""
     p, b, c, d, f = _two_mills(app_client, tenants, mill_1_materials=["AL6061"])
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    g = _book(b, "G", 4, now, material="TI6AL4V")
+    g = book_milling(b, "G", 4, now, material="TI6AL4V")
     assert g["resource_id"] == d["resource_id"]
     created(report(p, c, type="started"))
     created(report(p, d, type="started"))
