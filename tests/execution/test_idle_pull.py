@@ -1,5 +1,5 @@
 """Idle pull: a machine that falls free early takes ready work waiting for a later slot on
-another machine; work whose own machine will take it, or whose inputs are not done, stays."""
+another machine, unless its own next work is ready; a finished step's next step comes forward."""
 
 from __future__ import annotations
 
