@@ -577,9 +577,12 @@ def _pull_candidate(
         return None
     order_ids = sorted({b.order_id for b, _ in rows})
     inputs = _inputs(session, order_ids)
-    due: dict[int, datetime] = dict(
-        session.execute(select(Order.id, Order.due_at).where(Order.id.in_(order_ids))).all()
-    )
+    dates = {
+        i: (due_at, release_at)
+        for i, due_at, release_at in session.execute(
+            select(Order.id, Order.due_at, Order.release_at).where(Order.id.in_(order_ids))
+        )
+    }
     here = live.site_index[info.site_id]
     t = minute_up(at)
     best: tuple[datetime, int, int] | None = None
@@ -587,7 +590,8 @@ def _pull_candidate(
     for b, op in rows:
         if qualify(op, info) is not None:
             continue
-        ready = t
+        due, release = dates[b.order_id]
+        ready = max(t, minute_up(release))
         for p in op.predecessors:
             got = inputs.get((b.order_id, p))
             if got is None or got[0] != BookingStatus.done:
@@ -613,7 +617,7 @@ def _pull_candidate(
             gain = minute_up(b.ends_at) - end
             if gain < STICK_MINUTES * (1 if same_site else STICK_SITE):
                 continue
-            key = (due[b.order_id], -gain, b.id)
+            key = (due, -gain, b.id)
             if best is None or key < best:
                 best, chosen = key, b
     return chosen
