@@ -45,6 +45,7 @@ from sharefab.market import repository
 from sharefab.market.changes import after_commit, mark_changed
 from sharefab.market.live import (
     LivePlan,
+    ResourceInfo,
     duration_on,
     live_plan,
     minute_down,
@@ -539,6 +540,11 @@ def _inputs(
     return {(o, seq): (status, rid, ended) for o, seq, status, rid, ended in rows}
 
 
+def _resource(live: LivePlan, resource_id: int) -> ResourceInfo | None:
+    k = live.index.get(resource_id)
+    return live.resources[k] if k is not None else None
+
+
 def _pull_candidate(
     session: Session, live: LivePlan, k: int, timeline: Any, at: datetime
 ) -> Booking | None:
@@ -596,24 +602,13 @@ def _pull_candidate(
             got = inputs.get((b.order_id, p))
             if got is None or got[0] != BookingStatus.done:
                 break
-            src = live.index.get(got[1])
-            src_info = live.resources[src] if src is not None else None
-            truck = (
-                live.truck_minutes[live.site_index[src_info.site_id]][here]
-                if src_info is not None
-                else 0
-            )
+            src = _resource(live, got[1])
+            truck = live.truck_minutes[live.site_index[src.site_id]][here] if src else 0
             ready = max(ready, minute_up(got[2]) + truck)
         else:
             _, end = timeline.place(ready, duration_on(op, info), op.interruptible)
-            src = live.index.get(b.resource_id)
-            same_site = (
-                src is not None
-                and live.resources[src] is not None
-                and (
-                    live.resources[src].site_id == info.site_id  # type: ignore[union-attr]
-                )
-            )
+            now_on = _resource(live, b.resource_id)
+            same_site = now_on is not None and now_on.site_id == info.site_id
             gain = minute_up(b.ends_at) - end
             if gain < STICK_MINUTES * (1 if same_site else STICK_SITE):
                 continue
