@@ -100,3 +100,31 @@ def test_a_booking_takes_its_time_out_of_the_live_plan(
     )
     assert client.post(f"/api/v1/orders/{order['id']}/cancel").status_code == 200
     assert _free(engine, mill["id"]) == empty
+
+
+def test_a_resource_taken_out_of_service_is_no_longer_offered_for_a_step(
+    engine: Engine, client: TestClient, tenants: Tenants
+) -> None:
+    """The qualified resources the live plan remembers per step are forgotten when a resource's
+    details change: a mill made inactive stops being a place for the milling step."""
+    from sharefab.orders.models import Order
+
+    site = make_site(client)
+    mill = make_resource(client, site["id"])
+    make_window(client, mill["id"], 8, 16)
+    order = created(client.post("/api/v1/orders", json=order_body(quantity=4)))
+
+    def places() -> tuple[list[int], list[str]]:
+        with session_factory(engine)() as session:
+            row = session.get(Order, order["id"])
+            assert row is not None
+            milling = min(row.operations, key=lambda op: op.seq)
+            live = live_plan(session)
+            modes, reasons = live.modes(milling)
+            return [live.resources[k].id for k, _ in modes], reasons  # type: ignore[union-attr]
+
+    assert places() == ([mill["id"]], [])
+    assert places() == ([mill["id"]], [])  # remembered, the same answer
+    patched = client.patch(f"/api/v1/resources/{mill['id']}", json={"is_active": False})
+    assert patched.status_code == 200, patched.text
+    assert places() == ([], ["inactive"])

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from sharefab.optimize.live import (
     INF,
+    Copies,
     Network,
     Placer,
     Step,
@@ -176,3 +177,14 @@ def test_balanced_keeps_slack_that_cheapest_spends() -> None:
     assert balanced.slots[0][0] == 0
     assert cheapest.slots[0][0] == 1
     assert balanced.delivery < cheapest.delivery <= due
+
+
+def test_copies_are_made_when_read_and_leave_the_originals_alone() -> None:
+    """A plan working on ``Copies`` changes only its copies, and copies only what it reads."""
+    base = [Timeline([(0, 100)]), Timeline([(0, 50)])]
+    copies = Copies(base)
+    copies[1].take(10, 20)
+    assert list(zip(copies[1].starts, copies[1].ends, strict=True)) == [(0, 10), (20, 50)]
+    assert list(zip(base[1].starts, base[1].ends, strict=True)) == [(0, 50)]
+    assert set(copies.made) == {1}
+    assert len(copies) == 2

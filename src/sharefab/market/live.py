@@ -26,12 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from sharefab.capacity.models import CapacityWindow, Downtime, Resource, Site
+from sharefab.capacity.models import CapacityWindow, Downtime, Resource, ResourceCapability, Site
 from sharefab.kit import geo
 from sharefab.kit.types import utcnow
 from sharefab.market.changes import changed_since
 from sharefab.market.models import Booking, BookingStatus
-from sharefab.optimize.live import Network, Timeline
+from sharefab.optimize.live import Copies, Network, Timeline
 from sharefab.orders.models import Operation
 from sharefab.orders.routing import operation_minutes
 
@@ -41,6 +41,8 @@ LIVE = (BookingStatus.committed, BookingStatus.in_progress)
 LOOKBACK = timedelta(days=1)
 # more changed resources than this since the last look: reload everything
 RELOAD_ALL = 400
+# operations whose qualified resources are remembered (``LivePlan.modes``); more: start again
+MODES_KEPT = 100_000
 
 
 def minute_up(at: datetime) -> int:
@@ -130,6 +132,12 @@ class LivePlan:
     loaded_from: int = 0
     reloads: int = 0  # resources reloaded since the first load (tests and metrics read it)
     given_up: set[int] = field(default_factory=set)  # orders the re-plans put last
+    # derived, rebuilt when the resources or sites change
+    _network: Network | None = None
+    _trucks60: list[list[int]] | None = None
+    _modes: dict[tuple[object, ...], tuple[list[tuple[int, int]], list[str]]] = field(
+        default_factory=dict
+    )
 
     def give_up(self, seen: set[int], given_up: set[int]) -> None:
         """Of the orders ``seen`` by a re-plan, ``given_up`` are now the ones put last."""
@@ -156,10 +164,35 @@ class LivePlan:
             self.loaded_from = minute_down(utcnow() - LOOKBACK)
             self._load_sites(session, None)
         cutoff = moment(self.loaded_from)
-        q = select(Resource)
+        # plain rows, not ORM objects: this runs after nearly every change to the plan
+        q = select(
+            Resource.id,
+            Resource.organization_id,
+            Resource.site_id,
+            Resource.name,
+            Resource.resource_class,
+            Resource.hourly_rate_minor,
+            Resource.is_active,
+        )
+        cq = select(
+            ResourceCapability.resource_id,
+            ResourceCapability.capability_code,
+            ResourceCapability.materials,
+            ResourceCapability.certifications,
+        ).order_by(ResourceCapability.resource_id, ResourceCapability.capability_code)
         if ids is not None:
             q = q.where(Resource.id.in_(ids))
-        rows = {r.id: r for r in session.scalars(q)}
+            cq = cq.where(ResourceCapability.resource_id.in_(ids))
+        rows = {r.id: r for r in session.execute(q)}
+        caps: dict[int, list[CapabilityInfo]] = defaultdict(list)
+        for rid, code, materials, certifications in session.execute(cq):
+            caps[rid].append(
+                CapabilityInfo(
+                    code,
+                    frozenset(m.lower() for m in materials or ()),
+                    frozenset(certifications or ()),
+                )
+            )
         wanted = sorted(rows) if ids is None else ids
         missing_sites = {r.site_id for r in rows.values()} - set(self.site_index)
         if missing_sites:
@@ -183,6 +216,7 @@ class LivePlan:
             busy[rid][("b", bid)] = (minute_down(s), minute_up(e))
         for did, rid, s, e in session.execute(dq.where(Downtime.ends_at > cutoff)):
             busy[rid][("d", did)] = (minute_down(s), minute_up(e))
+        details = False  # a resource's details changed (not only its time)
         for rid in wanted:
             row = rows.get(rid)
             info = (
@@ -196,18 +230,12 @@ class LivePlan:
                     resource_class=row.resource_class,
                     hourly_rate_minor=row.hourly_rate_minor,
                     is_active=row.is_active,
-                    capabilities=tuple(
-                        CapabilityInfo(
-                            c.capability_code,
-                            frozenset(m.lower() for m in c.materials),
-                            frozenset(c.certifications),
-                        )
-                        for c in row.capabilities
-                    ),
+                    capabilities=tuple(caps.get(rid, ())),
                 )
             )
-            self._put(rid, info, windows.get(rid, []), busy.get(rid, {}))
-        self._index_codes()
+            details |= self._put(rid, info, windows.get(rid, []), busy.get(rid, {}))
+        if details:
+            self._index_codes()
 
     def _put(
         self,
@@ -215,20 +243,26 @@ class LivePlan:
         info: ResourceInfo | None,
         windows: list[tuple[int, int]],
         busy: dict[tuple[str, int], tuple[int, int]],
-    ) -> None:
+    ) -> bool:
+        """Hold ``rid``'s new state; True when its details changed (not only its time)."""
         k = self.index.get(rid)
         if k is None:
             if info is None:
-                return
+                return False
             k = self.index[rid] = len(self.resources)
             self.resources.append(None)
             self.timelines.append(Timeline([]))
             self.windows.append([])
             self.busy.append({})
+        details = self.resources[k] != info
+        if details:
+            self._network = None
+            self._modes = {}
         self.resources[k] = info
         self.windows[k] = sorted(windows)
         self.busy[k] = dict(busy)
         self.timelines[k] = self._timeline(k)
+        return details
 
     def _timeline(self, k: int) -> Timeline:
         timeline = Timeline(self.windows[k])
@@ -274,6 +308,7 @@ class LivePlan:
                         a.latitude, a.longitude, b.latitude, b.longitude
                     )
         self.truck_minutes, self.truck_cost = minutes, cost
+        self._network, self._trucks60 = None, None
 
     def site_of(self, session: Session, site_id: int) -> int:
         """The dense index of a site (loaded on demand: a buyer's site has no resources)."""
@@ -286,7 +321,10 @@ class LivePlan:
     def network(self, weights: dict[int, float] | None = None) -> Network:
         """Sites, costs (hourly rate over the provider's credit weight: providers with better
         credit win close calls) and trucks, on the scale the placer compares (minor units x
-        60 per minute; a truck trip x 60)."""
+        60 per minute; a truck trip x 60). Without weights, the same object until the plan's
+        resources or sites change."""
+        if weights is None and self._network is not None:
+            return self._network
         cost = []
         site = []
         for info in self.resources:
@@ -297,16 +335,55 @@ class LivePlan:
             w = (weights or {}).get(info.organization_id, 1.0)
             cost.append(max(0, round(info.hourly_rate_minor / max(w, 0.1))))
             site.append(self.site_index[info.site_id])
-        trucks = [[c * 60 for c in row] for row in self.truck_cost]
-        return Network(site=site, cost=cost, minutes=self.truck_minutes, truck_cost=trucks)
+        if self._trucks60 is None:
+            self._trucks60 = [[c * 60 for c in row] for row in self.truck_cost]
+        network = Network(
+            site=site, cost=cost, minutes=self.truck_minutes, truck_cost=self._trucks60
+        )
+        if weights is None:
+            self._network = network
+        return network
+
+    def modes(self, operation: Operation) -> tuple[list[tuple[int, int]], list[str]]:
+        """The resources that can take ``operation`` with its minutes on each (dense index,
+        minutes), and why the others offering its capability cannot. Remembered per operation
+        until a resource's details change (a re-plan reads the same steps again and again)."""
+        key = (
+            operation.id,
+            operation.capability_code,
+            operation.material,
+            tuple(operation.certifications),
+            operation.quantity,
+            operation.setup_minutes,
+            operation.unit_seconds,
+            tuple(sorted(operation.class_unit_seconds.items())),
+        )
+        got = self._modes.get(key)
+        if got is None:
+            modes: list[tuple[int, int]] = []
+            reasons: list[str] = []
+            for idx in self.candidates(operation.capability_code):
+                info = self.resources[idx]
+                if info is None:
+                    continue
+                why = qualify(operation, info)
+                if why is None:
+                    modes.append((idx, duration_on(operation, info)))
+                else:
+                    reasons.append(why)
+            if len(self._modes) >= MODES_KEPT:
+                self._modes.clear()
+            got = self._modes[key] = (modes, reasons)
+        return got
 
     def candidates(self, code: str) -> list[int]:
         """Dense indices of the resources offering ``code``."""
         return self.by_code.get(code, [])
 
-    def copy_timelines(self, give_back: Iterable[tuple[int, int, int]] = ()) -> list[Timeline]:
-        """Copies of the timelines with the ``(index, start, end)`` spans given back."""
-        out = [t.copy() for t in self.timelines]
+    def copy_timelines(self, give_back: Iterable[tuple[int, int, int]] = ()) -> Copies:
+        """Copies of the timelines (each made when first read) with the ``(index, start,
+        end)`` spans given back."""
+        out = Copies(self.timelines)
         for k, s, e in give_back:
             out[k].give(s, e)
         return out

@@ -54,7 +54,7 @@ from sharefab.market.live import (
     qualify,
 )
 from sharefab.market.models import Booking, BookingStatus
-from sharefab.optimize.live import Step
+from sharefab.optimize.live import Copies, Step
 from sharefab.optimize.rolling import STICK_MINUTES, STICK_SITE, Pending, Replanned, retime
 from sharefab.optimize.rolling import replan as rolling_replan
 from sharefab.orders.models import Operation, Order
@@ -159,17 +159,7 @@ def _snapshot(
         ok = True
         for b in mine:
             op = ops[b.operation_id]
-            modes = []
-            reasons = []
-            for idx in live.candidates(op.capability_code):
-                info = live.resources[idx]
-                if info is None:
-                    continue
-                why = qualify(op, info)
-                if why is None:
-                    modes.append((idx, duration_on(op, info)))
-                else:
-                    reasons.append(why)
+            modes, reasons = live.modes(op)
             if not modes:
                 ok = False
                 unplaced.append(
@@ -231,7 +221,7 @@ def _timelines(
     snap: Snapshot,
     unavailable: dict[int, list[Span]] | None,
     freed: dict[int, list[Span]] | None = None,
-) -> list[Any]:
+) -> Copies:
     live = snap.live
     give: list[tuple[int, int, int]] = []
     for rid, spans in (freed or {}).items():

@@ -112,6 +112,26 @@ class Timeline(FreeTimeline):
         ends[lo:hi] = [b]
 
 
+class Copies(Sequence[Timeline]):
+    """Copies of ``base``'s timelines, each made when first read: a plan that touches a few
+    resources copies only those (a re-plan of one order, out of hundreds of resources)."""
+
+    __slots__ = ("base", "made")
+
+    def __init__(self, base: Sequence[Timeline]) -> None:
+        self.base = base
+        self.made: dict[int, Timeline] = {}
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, k: int) -> Timeline:  # type: ignore[override]
+        t = self.made.get(k)
+        if t is None:
+            t = self.made[k] = self.base[k].copy()
+        return t
+
+
 @dataclass(frozen=True)
 class Network:
     """Resources' sites and costs, and trucks between sites."""

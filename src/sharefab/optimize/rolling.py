@@ -38,7 +38,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sharefab.optimize.live import INF, Network, Step, Timeline
+from sharefab.optimize.live import INF, Copies, Network, Step, Timeline
 
 # a step stays on its current resource when moving it would gain at most this many minutes, and
 # this many times that when the move is to another site (most often another provider)
@@ -117,7 +117,7 @@ def _pass(
     """One list-scheduling pass (see the module docstring) on copies of the timelines. With
     ``keep``, every step stays on its ``stay`` resource and steps are booked in the order of
     their ``stay`` starts (the current plan, made feasible from ``now``)."""
-    free = [t.copy() for t in timelines]
+    free = Copies(timelines)
     site, tt = network.site, network.minutes
     heap: list[tuple[int, float, int, int]] = []
     placed: dict[int, list[tuple[int, int, int]]] = {}
