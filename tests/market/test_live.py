@@ -128,3 +128,32 @@ def test_a_resource_taken_out_of_service_is_no_longer_offered_for_a_step(
     patched = client.patch(f"/api/v1/resources/{mill['id']}", json={"is_active": False})
     assert patched.status_code == 200, patched.text
     assert places() == ([], ["inactive"])
+
+
+def test_a_booking_changes_only_its_resources_time_a_window_their_calendar(
+    engine: Engine, client: TestClient, tenants: Tenants
+) -> None:
+    """The plan clock tells booking changes (only what takes the time: a live plan reloads
+    just those) from window changes (the calendar: everything about the resource is read)."""
+    from sharefab.market.changes import changes_since, plan_version
+
+    site = make_site(client)
+    mill = make_resource(client, site["id"])
+    line = make_resource(client, site["id"], code="coating.anodize", kind="line")
+    make_window(client, mill["id"], 8, 20)
+    make_window(client, line["id"], 8, 20)
+    with session_factory(engine)() as session:
+        before = plan_version(session)
+    order = created(client.post("/api/v1/orders", json=order_body(quantity=4)))
+    quote = created(client.post(f"/api/v1/orders/{order['id']}/quotes"))[0]
+    assert client.post(f"/api/v1/quotes/{quote['id']}/accept").status_code == 201
+    with session_factory(engine)() as session:
+        _, booked = changes_since(session, before)
+        after_accept = plan_version(session)
+    assert booked == {mill["id"]: False, line["id"]: False}
+    make_window(client, mill["id"], 56, 64)  # day 3
+    with session_factory(engine)() as session:
+        _, windowed = changes_since(session, after_accept)
+    assert windowed == {mill["id"]: True}
+    day3 = (minute_up(T0 + timedelta(hours=56)), minute_down(T0 + timedelta(hours=64)))
+    assert _free(engine, mill["id"])[-1] == day3

@@ -4,9 +4,11 @@ Session events collect the resources whose bookings, capacity windows, downtimes
 or details a flush wrote (ORM writes: inserts, updates, deletes; a bulk statement names its
 resources with ``mark_changed``). Just before the transaction commits, the plan clock
 (``plan_clock``, one row) is advanced and the resources are logged under the new version
-(``plan_changes``). The clock's row lock is held until commit, so versions become visible in
-commit order and a reader that has seen version v has seen every change up to v. A rolled-back
-transaction leaves neither.
+(``plan_changes``), each saying whether its calendar (windows, capabilities, details) changed
+or only what takes its time (bookings, downtimes): the common case, which a reader reloads
+alone. The clock's row lock is held until commit, so versions become visible in commit order
+and a reader that has seen version v has seen every change up to v. A rolled-back transaction
+leaves neither.
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ from sharefab.capacity.models import CapacityWindow, Downtime, Resource, Resourc
 from sharefab.market.models import Booking, PlanChange, PlanClock
 
 _KEY = "plan_changed"
+_CALENDAR = "plan_calendar_changed"
 _TRACKED = (Booking, CapacityWindow, Downtime, ResourceCapability)
+_TIME_ONLY = (Booking, Downtime)  # these change what takes a resource's time, not its calendar
 
 
-def mark_changed(session: Session, resource_ids: Iterable[int]) -> None:
-    """Note resources a bulk statement changed (ORM writes are noted by themselves)."""
-    session.info.setdefault(_KEY, set()).update(int(r) for r in resource_ids)
+def mark_changed(session: Session, resource_ids: Iterable[int], calendar: bool = True) -> None:
+    """Note resources a bulk statement changed (ORM writes are noted by themselves);
+    ``calendar`` False: only their bookings or downtimes."""
+    ids = {int(r) for r in resource_ids}
+    session.info.setdefault(_KEY, set()).update(ids)
+    if calendar:
+        session.info.setdefault(_CALENDAR, set()).update(ids)
 
 
 def _resource_ids(obj: Any) -> list[int]:
@@ -56,24 +64,29 @@ def _changed(obj: Any) -> bool:
 
 @event.listens_for(Session, "after_flush")
 def _collect(session: Session, flush_context: Any) -> None:
-    ids: set[int] = set()
-    for obj in (*session.new, *session.deleted):
-        ids.update(_resource_ids(obj))
-    for obj in session.dirty:
-        if _changed(obj):
-            ids.update(_resource_ids(obj))
-    if ids:
-        mark_changed(session, ids)
+    time_only: set[int] = set()
+    calendar: set[int] = set()
+    changed = [*session.new, *session.deleted, *(o for o in session.dirty if _changed(o))]
+    for obj in changed:
+        (time_only if isinstance(obj, _TIME_ONLY) else calendar).update(_resource_ids(obj))
+    if time_only:
+        mark_changed(session, time_only, calendar=False)
+    if calendar:
+        mark_changed(session, calendar)
 
 
 @event.listens_for(Session, "before_commit")
 def _stamp(session: Session) -> None:
     session.flush()  # what is still pending is part of this transaction's changes
     ids = session.info.pop(_KEY, None)
+    calendar = session.info.pop(_CALENDAR, set())
     if not ids:
         return
     version = _advance(session)
-    session.execute(insert(PlanChange), [{"version": version, "resource_id": r} for r in ids])
+    session.execute(
+        insert(PlanChange),
+        [{"version": version, "resource_id": r, "calendar": r in calendar} for r in sorted(ids)],
+    )
 
 
 def _advance(session: Session) -> int:
@@ -114,6 +127,7 @@ def _run_hooks(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_CALENDAR, None)
     session.info.pop(_HOOKS, None)
 
 
@@ -124,10 +138,20 @@ def plan_version(session: Session) -> int:
 
 def changed_since(session: Session, version: int) -> tuple[int, set[int]]:
     """The current version and the resources changed after ``version``."""
+    now, changes = changes_since(session, version)
+    return now, set(changes)
+
+
+def changes_since(session: Session, version: int) -> tuple[int, dict[int, bool]]:
+    """The current version and the resources changed after ``version``, each with whether its
+    calendar changed (False: only its bookings or downtimes)."""
     now = plan_version(session)
     if now <= version:
-        return now, set()
-    rows = session.scalars(
-        select(PlanChange.resource_id).where(PlanChange.version > version).distinct()
+        return now, {}
+    rows = session.execute(
+        select(PlanChange.resource_id, PlanChange.calendar).where(PlanChange.version > version)
     )
-    return now, set(rows)
+    out: dict[int, bool] = {}
+    for rid, calendar in rows:
+        out[rid] = out.get(rid, False) or bool(calendar)
+    return now, out

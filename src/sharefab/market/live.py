@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sharefab.capacity.models import CapacityWindow, Downtime, Resource, ResourceCapability, Site
 from sharefab.kit import geo
 from sharefab.kit.types import utcnow
-from sharefab.market.changes import changed_since
+from sharefab.market.changes import changes_since
 from sharefab.market.models import Booking, BookingStatus
 from sharefab.optimize.live import Copies, Network, Timeline
 from sharefab.orders.models import Operation
@@ -149,15 +149,48 @@ class LivePlan:
     def refresh(self, session: Session) -> None:
         """Catch up with the plan clock: reload what changed since the version held."""
         with self.lock:
-            version, changed = changed_since(session, self.version)
+            version, changed = changes_since(session, self.version)
             if self.version < 0 or version < self.version or len(changed) > RELOAD_ALL:
                 # first use, a clock that went back (the data was replaced), or a lot changed
                 self._load(session, None)
                 _freeze_long_lived()
             elif changed:
-                self._load(session, sorted(changed))
+                # only bookings or downtimes changed (the common case): just those are read
+                times = sorted(r for r, cal in changed.items() if not cal and r in self.index)
+                rest = sorted(set(changed) - set(times))
+                if times:
+                    self._load_times(session, times)
+                if rest:
+                    self._load(session, rest)
                 self.reloads += len(changed)
             self.version = version
+
+    def _busy(
+        self, session: Session, ids: list[int] | None
+    ) -> dict[int, dict[tuple[str, int], tuple[int, int]]]:
+        """What takes the time of resources ``ids`` (None: all): live bookings, downtimes."""
+        cutoff = moment(self.loaded_from)
+        busy: dict[int, dict[tuple[str, int], tuple[int, int]]] = defaultdict(dict)
+        bq = select(Booking.id, Booking.resource_id, Booking.starts_at, Booking.ends_at).where(
+            Booking.status.in_(LIVE)
+        )
+        dq = select(Downtime.id, Downtime.resource_id, Downtime.starts_at, Downtime.ends_at)
+        if ids is not None:
+            bq = bq.where(Booking.resource_id.in_(ids))
+            dq = dq.where(Downtime.resource_id.in_(ids))
+        for bid, rid, s, e in session.execute(bq.where(Booking.ends_at > cutoff)):
+            busy[rid][("b", bid)] = (minute_down(s), minute_up(e))
+        for did, rid, s, e in session.execute(dq.where(Downtime.ends_at > cutoff)):
+            busy[rid][("d", did)] = (minute_down(s), minute_up(e))
+        return busy
+
+    def _load_times(self, session: Session, ids: list[int]) -> None:
+        """Reload what takes the time of resources already held (their calendars stay)."""
+        busy = self._busy(session, ids)
+        for rid in ids:
+            k = self.index[rid]
+            self.busy[k] = busy.get(rid, {})
+            self.timelines[k] = self._timeline(k)
 
     def _load(self, session: Session, ids: list[int] | None) -> None:
         if ids is None:
@@ -198,24 +231,14 @@ class LivePlan:
         if missing_sites:
             self._load_sites(session, sorted(missing_sites))
         windows: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        busy: dict[int, dict[tuple[str, int], tuple[int, int]]] = defaultdict(dict)
         wq = select(CapacityWindow.resource_id, CapacityWindow.starts_at, CapacityWindow.ends_at)
-        bq = select(Booking.id, Booking.resource_id, Booking.starts_at, Booking.ends_at).where(
-            Booking.status.in_(LIVE)
-        )
-        dq = select(Downtime.id, Downtime.resource_id, Downtime.starts_at, Downtime.ends_at)
         if ids is not None:
             wq = wq.where(CapacityWindow.resource_id.in_(ids))
-            bq = bq.where(Booking.resource_id.in_(ids))
-            dq = dq.where(Downtime.resource_id.in_(ids))
         for rid, s, e in session.execute(wq.where(CapacityWindow.ends_at > cutoff)):
             a, b = minute_up(s), minute_down(e)
             if b > a:
                 windows[rid].append((a, b))
-        for bid, rid, s, e in session.execute(bq.where(Booking.ends_at > cutoff)):
-            busy[rid][("b", bid)] = (minute_down(s), minute_up(e))
-        for did, rid, s, e in session.execute(dq.where(Downtime.ends_at > cutoff)):
-            busy[rid][("d", did)] = (minute_down(s), minute_up(e))
+        busy = self._busy(session, ids)
         details = False  # a resource's details changed (not only its time)
         for rid in wanted:
             row = rows.get(rid)

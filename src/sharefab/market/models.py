@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sharefab.kit.db import Base
@@ -163,12 +163,14 @@ class PlanClock(Base):
 
 
 class PlanChange(Base):
-    """A resource whose bookings, windows, downtimes or details changed at a plan version."""
+    """A resource whose bookings, windows, downtimes or details changed at a plan version;
+    ``calendar`` false: only its bookings or downtimes."""
 
     __tablename__ = "plan_changes"
 
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     resource_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calendar: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 import sharefab.market.changes  # noqa: E402, F401  (records plan changes on every commit)

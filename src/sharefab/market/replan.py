@@ -371,7 +371,7 @@ def _apply(
                 report.moves.append(move)
             else:
                 timed.append(values)
-            mark_changed(session, (row.resource_id, info.id))
+            mark_changed(session, (row.resource_id, info.id), calendar=False)
     for batch in (cancelled, timed, noticed):
         if batch:  # cancellations first: their slots are free before anything moves in
             session.execute(update(Booking), batch)
