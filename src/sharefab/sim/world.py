@@ -21,8 +21,10 @@ MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 
 
 # Factories keep publishing capacity after the simulated period: plans may reach past its end
-# (only what happens inside the period is measured).
-TAIL_WEEKS = 2
+# (only what happens inside the period is measured). Four weeks: with two, the sharefab policy
+# refused 27.6 orders a run at size M over 8 weeks (its late orders' work reached past the
+# published windows, so an order arriving near the end found no window for some step).
+TAIL_WEEKS = 4
 
 
 # The simulated world's default load: its most loaded capability family gets this share of
