@@ -109,3 +109,71 @@ def test_demo_serves_the_api(tmp_path: Path) -> None:
             out, _ = proc.communicate()
     assert "sharefab demo is up" in out
     assert "operator@sharefab.demo" in out
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_serve_with_two_processes_counts_every_request(tmp_path: Path) -> None:
+    """`sharefab serve --workers 2` answers from two processes and /metrics counts the requests
+    of both (the metrics of one process would miss the other's)."""
+    port = _free_port()
+    env = {**os.environ, "SHAREFAB_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharefab", "serve", "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the server did not come up within 90 s")
+        spawned = [c for c in _children(proc.pid) if b"spawn_main" in _cmdline(c)]
+        assert len(spawned) == 2
+        for _ in range(60):  # a new connection each: the kernel spreads them over the processes
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("sharefab_http_request_duration_seconds_count")
+            and 'route="/healthz"' in line
+        )
+        assert counted == 60
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "2 processes" in out

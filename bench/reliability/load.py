@@ -8,8 +8,8 @@ What it does:
 1. a database `sharefab_load_tpl` on that server, seeded once by `sharefab demo`
    (SHAREFAB_DEMO_NO_SERVE=1) plus one login per buyer organisation, is copied to a fresh
    database for the run (every run starts from the same state);
-2. `sharefab serve` (one uvicorn process, as shipped) is started on 127.0.0.1 with the client
-   rate limit lifted (the run measures the server, not the limiter);
+2. `sharefab serve` (`--server-workers` processes, default 1) is started on 127.0.0.1 with
+   the client rate limit lifted (the run measures the server, not the limiter);
 3. per step, Locust runs headless as its own process with users x rate = the offered
    requests/s (`jittered_pacing` in the locustfile; `--pacing constant` for Locust's
    `constant_throughput`), stats reset once all users are spawned; the server's own read
@@ -120,10 +120,21 @@ def prepare(url: str, buyers: int) -> tuple[str, list[dict[str, str]]]:
     return _sa_url(url, run_db), logins
 
 
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`sharefab serve` on 127.0.0.1:port; returns once /healthz answers."""
+def start_server(url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+    """`sharefab serve` on 127.0.0.1:port (in `workers` processes); returns once /healthz
+    answers."""
     proc = subprocess.Popen(
-        [str(BIN / "sharefab"), "serve", "--database", url, "--port", str(port), "--no-upgrade"],
+        [
+            str(BIN / "sharefab"),
+            "serve",
+            "--database",
+            url,
+            "--port",
+            str(port),
+            "--no-upgrade",
+            "--workers",
+            str(workers),
+        ],
         env={**os.environ, **SERVER_ENV},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -286,7 +297,8 @@ def profile(pid: int, seconds: int, path: Path) -> None:
     raw = path.with_suffix(".raw")
     subprocess.run(
         [str(BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds),
-         "--rate", "50", "--format", "raw", "--output", str(raw), "--nonblocking"],
+         "--rate", "50", "--format", "raw", "--output", str(raw), "--nonblocking",
+         "--subprocesses"],
         check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     if not raw.exists():
@@ -410,6 +422,9 @@ def main() -> None:
     parser.add_argument("--exclude-tags", default="", help="leave these task tags out")
     parser.add_argument("--profile", action="store_true", help="py-spy the server per step")
     parser.add_argument(
+        "--server-workers", type=int, default=1, help="processes the server answers in"
+    )
+    parser.add_argument(
         "--pacing",
         choices=("jittered", "constant"),
         default="jittered",
@@ -423,7 +438,7 @@ def main() -> None:
     url, logins = prepare(args.postgres, args.buyers)
     buyers_file = args.out / "buyers.json"
     buyers_file.write_text(json.dumps(logins))
-    server = start_server(url, args.port, args.out / "server.log")
+    server = start_server(url, args.port, args.out / "server.log", args.server_workers)
     steps: list[Step] = []
     tags = []
     if args.tags:
@@ -462,8 +477,8 @@ def main() -> None:
     server_log = (args.out / "server.log").read_text(errors="replace")
     meta = {
         "database": url.rsplit("@", 1)[-1],
-        "server": "sharefab serve (1 uvicorn process; sync endpoints on its thread pool), "
-        "rate limit lifted",
+        "server": f"sharefab serve --workers {args.server_workers} (uvicorn processes; sync "
+        "endpoints on their thread pools), rate limit lifted",
         "tracebacks in server log": str(server_log.count("Traceback")),
         "user rate": f"{USER_RATE} req/s per Locust user ({args.pacing} pacing)",
         "achieved req/s": "answers after the ramp / measured seconds",

@@ -77,10 +77,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     audit_recorder.install()
     settings = get_settings()
     app.add_middleware(RetryRacesMiddleware)  # innermost: a retry is not a new request
+    # each of the server's processes keeps its own buckets: a client gets its share in each
+    workers = settings.web_workers
     app.add_middleware(
         RateLimitMiddleware,
-        per_minute=settings.rate_limit_per_minute,
-        burst=settings.rate_limit_burst,
+        per_minute=max(1, -(-settings.rate_limit_per_minute // workers)),
+        burst=max(1, -(-settings.rate_limit_burst // workers)),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)

@@ -103,25 +103,65 @@ def serve_command(
             "(and a proxy's idle timeout), so a request never races the server closing it."
         ),
     ] = 75,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes answering requests (default: the setting web_workers, 1). Each "
+            "keeps its own live plan, kept current by the plan clock; /metrics sums them all; "
+            "each allows a client its share of the rate limit.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (and pages) with uvicorn."""
+    import shutil
+    import tempfile
+
     import uvicorn
 
     from sharefab.app import create_app
+    from sharefab.kit.observability import MULTIPROCESS_DIR
 
     engine = open_database(database)
     if upgrade_first:
         migrate_and_load_taxonomy(engine)
     elif current_revision(engine) != head_revision(engine):
         raise fail("the database schema is not current; run `sharefab db upgrade` first")
-    console.print(f"sharefab serving on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(
-        create_app(engine),
-        host=host,
-        port=port,
-        log_level="info",
-        timeout_keep_alive=keep_alive,
+    processes = workers or get_settings().web_workers
+    # the app reads these: in this process, and in the worker processes uvicorn starts
+    os.environ["SHAREFAB_WEB_WORKERS"] = str(processes)
+    get_settings.cache_clear()
+    console.print(
+        f"sharefab serving on http://{host}:{port}  (API docs: /docs)"
+        + (f", {processes} processes" if processes > 1 else "")
     )
+    if processes == 1:
+        uvicorn.run(
+            create_app(engine),
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_keep_alive=keep_alive,
+        )
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    metrics = tempfile.mkdtemp(prefix="sharefab-metrics-")
+    os.environ["SHAREFAB_DATABASE_URL"] = url
+    os.environ[MULTIPROCESS_DIR] = metrics
+    try:
+        uvicorn.run(
+            "sharefab.app:create_app",
+            factory=True,
+            workers=processes,
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_keep_alive=keep_alive,
+        )
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 def seed_command(

@@ -219,6 +219,26 @@ class TestRequestLimits:
             monkeypatch.undo()
             get_settings.cache_clear()
 
+    def test_each_of_several_processes_allows_its_share_of_the_burst(
+        self, engine: Engine, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Served by 4 processes (`web_workers`), one process lets a client through for a
+        quarter of the burst: over all of them the client gets the burst, not four times it."""
+        monkeypatch.setenv("SHAREFAB_RATE_LIMIT_PER_MINUTE", "1")
+        monkeypatch.setenv("SHAREFAB_RATE_LIMIT_BURST", "8")
+        monkeypatch.setenv("SHAREFAB_WEB_WORKERS", "4")
+        get_settings.cache_clear()
+        try:
+            with TestClient(create_app(engine)) as c:
+                codes = [
+                    c.get("/api/v1/me", headers=tenants["acme"].headers).status_code
+                    for _ in range(4)
+                ]
+                assert codes == [200, 200, 429, 429]
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()
+
     def test_oversized_body_is_413(self, client: TestClient) -> None:
         """A body over the cap is refused with 413 before it is parsed."""
         big = {"name": "x" * 1_100_000, "latitude": 0, "longitude": 0}

@@ -10,12 +10,23 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# set (to an empty directory) before the server's processes start: their metrics are summed
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -45,7 +56,12 @@ IDEMPOTENT_REPLAYS = Counter(
 
 
 def metrics_response() -> Response:
-    """The Prometheus exposition of every metric."""
+    """The Prometheus exposition of every metric: of all the server's processes when it runs
+    several (``PROMETHEUS_MULTIPROC_DIR``: each process writes its values there)."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
+    web_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes `sharefab serve` answers requests in (each its own live plan; "
+        "each allows a client its share of the rate limit)",
+    )
     max_solver_seconds: float = Field(
         default=60.0, description="Most solver time one request may use (quotes, re-planning)"
     )
