@@ -115,3 +115,29 @@ def test_the_next_step_comes_forward_when_its_input_finishes_early(
     assert moved["starts_at"] < second["starts_at"]
     assert moved["status"] == "committed"
     assert violations(engine) == []
+
+
+def test_a_machine_repaired_early_takes_work_waiting_on_another(
+    app_client: TestClient, tenants: Tenants, engine: Engine
+) -> None:
+    """Mill 2 broke down for ten hours, so C and then F were booked on mill 1; mill 2 is
+    repaired at once: F moves onto it and starts now instead of after C."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    p = TestClient(app_client.app, headers=tenants["provider2"].headers)
+    b = TestClient(app_client.app, headers=tenants["buyer2"].headers)
+    site = make_site(p)["id"]
+    mill_1 = make_resource(p, site, name="mill 1")
+    mill_2 = make_resource(p, site, name="mill 2")
+    for mill in (mill_1, mill_2):
+        open_window(p, mill["id"], now)
+    created(p.post(f"/api/v1/resources/{mill_2['id']}/breakdown", json={"repair_minutes": 600}))
+    c, f = (book_milling(b, ref, n, now) for ref, n in (("C", 8), ("F", 4)))
+    assert c["resource_id"] == f["resource_id"] == mill_1["id"]
+    assert f["starts_at"] >= c["ends_at"]
+    created(report(p, c, type="started"))
+    created(p.post(f"/api/v1/resources/{mill_2['id']}/resume"))
+    moved = p.get(f"/api/v1/work-orders/{f['id']}").json()
+    assert moved["resource_id"] == mill_2["id"]
+    assert moved["starts_at"] < f["starts_at"]
+    assert "fell free" in moved["moved_reason"]
+    assert violations(engine) == []

@@ -420,13 +420,19 @@ def add_downtime(
     return row
 
 
-def end_downtime(session: Session, resource_id: int, at: datetime) -> int:
-    """Cut short the downtimes of a resource that are running at `at` (it was repaired)."""
+def end_downtime(
+    session: Session, resource_id: int, at: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Cut short the downtimes of a resource that are running at `at` (it was repaired);
+    returns the spans that became free (empty: it was not down)."""
     rows = repository.downtimes_in_span(session, [resource_id], at, at + timedelta(seconds=1))
+    freed = []
     for row in rows:
-        row.ends_at = max(row.starts_at + timedelta(seconds=1), at)
+        end = max(row.starts_at + timedelta(seconds=1), at)
+        freed.append((end, row.ends_at))
+        row.ends_at = end
     session.flush()
-    return len(rows)
+    return freed
 
 
 def taxonomy(session: Session) -> list[Capability]:

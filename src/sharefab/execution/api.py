@@ -129,6 +129,7 @@ def report_resumed(
     resource_id: int,
     body: ResumedIn | None = None,
 ) -> EventPublic:
-    """The resource works again (its downtime ends now)."""
+    """The resource works again (its downtime ends now); ready work waiting on other machines
+    may move onto it (the moved work orders say so)."""
     event = service.report_resumed(session, principal, resource_id, body.at if body else None)
     return EventPublic.model_validate(event)

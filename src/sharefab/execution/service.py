@@ -292,12 +292,14 @@ def report_breakdown(
 def report_resumed(
     session: Session, principal: Principal, resource_id: int, at: datetime | None
 ) -> Event:
-    """The resource is repaired: its downtime ends now."""
+    """The resource is repaired: its downtime ends now, and ready work waiting on other
+    machines may move onto it (idle pull, as when a step finishes early)."""
     resource = capacity.get_resource(session, principal, resource_id)
     if not principal.owns(resource.organization_id) or not principal.may("events:write"):
         raise Forbidden("only the resource's provider (with events:write) reports a repair")
     when = at or utcnow()
-    if not capacity.end_downtime(session, resource.id, when):
+    freed = capacity.end_downtime(session, resource.id, when)
+    if not freed:
         raise Conflict(f"resource {resource_id} is not down; nothing to resume")
     event = Event(
         organization_id=resource.organization_id,
@@ -308,6 +310,8 @@ def report_resumed(
     )
     session.add(event)
     session.flush()
+    # the moves show on the work orders (moved from, why); the answer stays the event
+    replanning.pull(session, resource.id, when, freed=max(freed, key=lambda s: s[1]))
     return event
 
 
