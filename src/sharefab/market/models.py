@@ -11,7 +11,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sharefab.kit.db import Base
@@ -59,7 +69,13 @@ class Booking(Base):
     """An operation reserved on a resource for `[starts_at, ends_at)`."""
 
     __tablename__ = "bookings"
-    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        # the live bookings are few beside the done and cancelled ones (a booking moved to
+        # another provider leaves a cancelled work order behind): find them by status first
+        Index("ix_bookings_status_resource_id", "status", "resource_id"),
+        Index("ix_bookings_status_starts_at", "status", "starts_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))

@@ -564,7 +564,10 @@ def _pull_candidate(
             Booking.status == BookingStatus.committed,
             Booking.resource_id != info.id,
             Booking.starts_at >= at + timedelta(minutes=STICK_MINUTES),
-            Operation.capability_code.in_(codes),
+            # wrapped so that SQLite walks the few committed bookings by start (their status
+            # index) and stops at the limit, rather than every operation ever ordered with
+            # these capabilities (their index): 2 ms against 50 ms after six simulated weeks
+            func.coalesce(Operation.capability_code, "").in_(codes),
         )
         .order_by(Booking.starts_at, Booking.id)
         .limit(PULL_CANDIDATES)
