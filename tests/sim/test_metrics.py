@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from sharefab.sim.arrivals import make_scenario
-from sharefab.sim.metrics import reason_group, rejection_reasons, run_metrics
+from sharefab.sim.metrics import MOVED_AWAY, reason_group, rejection_reasons, run_metrics
 from sharefab.sim.policies import get_policy
 from sharefab.sim.record import Fate, OrderOutcome, RunRecord
 from sharefab.sim.report import markdown, rejection_lines, summarise, table
@@ -68,6 +68,18 @@ def test_no_promise_shows_a_dash(world: World) -> None:
     )
     rows = dict(zip(table(summary).columns[0].cells, table(summary).columns[1].cells, strict=True))
     assert rows["promises kept (promised in the period)"] == "-"
+
+
+def test_work_orders_moved_away_count_per_arrived_order(world: World) -> None:
+    """Five work orders taken from their providers over two arrived orders: 2.5 per order; a
+    run that booked nothing ahead (no count noted) shows "-"."""
+    record = record_of(outcome(0, 600, 500), outcome(1, 600, None))
+    record.note(MOVED_AWAY, 5)
+    assert run_metrics(record, world)["moved_away_per_order"] == 2.5
+    dispatched = run_metrics(record_of(outcome(0, 600, 500)), world)
+    assert "moved_away_per_order" not in dispatched
+    summary = summarise({"greedy": [dispatched]}, [1])
+    assert "| work orders moved to another provider, per order | - |" in markdown(summary)
 
 
 def test_the_utilisation_ceiling_is_all_arrived_work_on_the_fastest_machines(world: World) -> None:

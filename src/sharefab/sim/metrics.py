@@ -22,7 +22,11 @@ Definitions (the same for every policy):
 * revenue per factory — machine time of completed steps at the resource's hourly rate, summed
   per provider and averaged over the providers of the cluster;
 * idle hours absorbed — machine-hours a factory worked on steps it would not have made without
-  sharing (steps whose home factory is another one).
+  sharing (steps whose home factory is another one);
+* work orders moved away — per arrived order, the work orders a provider had and lost to another
+  provider when the platform re-planned (each a cancelled work order with its reason): what
+  re-planning costs providers; left out (shown "-") for the dispatchers, which book nothing
+  ahead and so never take work back.
 """
 
 from __future__ import annotations
@@ -47,7 +51,11 @@ METRICS: dict[str, str] = {
     "transport_cost_cny": "transport cost (CNY)",
     "revenue_per_factory_cny": "revenue per factory (CNY)",
     "idle_hours_absorbed": "idle machine-hours absorbed",
+    "moved_away_per_order": "work orders moved to another provider, per order",
 }
+# `RunRecord.notes` key under which a policy that books ahead counts the work orders it moved
+# from one provider to another
+MOVED_AWAY = "work_orders_moved_away"
 
 
 def _busy_inside(start: int, busy: int, end: int) -> int:
@@ -148,6 +156,8 @@ def run_metrics(record: RunRecord, world: World) -> dict[str, float]:
     }
     if promised:
         out["promises_kept_rate"] = kept / len(promised)
+    if MOVED_AWAY in record.notes and orders:
+        out["moved_away_per_order"] = record.notes[MOVED_AWAY] / len(orders)
     return out
 
 

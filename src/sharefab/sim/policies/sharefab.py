@@ -40,7 +40,7 @@ from multiprocessing.util import Finalize
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,7 @@ from sharefab.orders.schemas import OperationIn, OrderCreate
 from sharefab.seed import write_cluster
 from sharefab.sim.arrivals import Arrival, Breakdown, Scenario
 from sharefab.sim.events import EventQueue
+from sharefab.sim.metrics import MOVED_AWAY
 from sharefab.sim.params import SimParams
 from sharefab.sim.policies.dispatch import charge_inbound, deliver, pause_for_repair
 from sharefab.sim.record import Execution, Fate, OrderOutcome, RunRecord
@@ -356,6 +357,14 @@ class _Run:
             if outcome.fate in (Fate.completed, Fate.rejected):
                 continue
             outcome.fate = Fate.in_progress if k in self.started else Fate.waiting
+        with unit_of_work(self.engine, write=False) as session:
+            # a work order moved to another provider stays with the first one, cancelled
+            moved_away = session.scalar(
+                select(func.count())
+                .select_from(Booking)
+                .where(Booking.status == BookingStatus.cancelled, Booking.moved_at.is_not(None))
+            )
+        self.record.note(MOVED_AWAY, moved_away or 0)
         return self.record
 
     # --- orders ----------------------------------------------------------------------------
