@@ -53,30 +53,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_serves_the_api(tmp_path: Path) -> None:
-    """`sharefab demo --no-history` seeds, serves on 127.0.0.1 and answers GET
-    /api/v1/resources (the history it plays by default is tested in tests/sim/test_demo.py)."""
+def _serving(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`sharefab ARGS --port P` on a fresh SQLite database, once /readyz answers 200: the
+    process and its base URL."""
     port = _free_port()
-    env = {**os.environ, "SHAREFAB_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    env = {**os.environ, "SHAREFAB_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sharefab", "demo", "--no-history", "--port", str(port)],
+        [sys.executable, "-m", "sharefab", *args, "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    _stop(proc)
+    raise AssertionError(f"`sharefab {' '.join(args)}` did not come up within 90 s")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """Ctrl-C the server; what it printed."""
+    proc.send_signal(signal.SIGINT)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("the demo server did not come up within 90 s")
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
+
+
+def test_demo_serves_the_api(tmp_path: Path) -> None:
+    """`sharefab demo --no-history` seeds, serves on 127.0.0.1 and answers GET
+    /api/v1/resources (the history it plays by default is tested in tests/sim/test_demo.py)."""
+    proc, base = _serving(tmp_path, "demo", "--no-history")
+    try:
         token = httpx.post(
             f"{base}/api/v1/auth/token",
             data={"username": "buyer@sharefab.demo", "password": DEMO_PASSWORD},
@@ -101,12 +119,7 @@ def test_demo_serves_the_api(tmp_path: Path) -> None:
         assert resources.status_code == 200
         assert resources.json()["total"] > 0
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = _stop(proc)
     assert "sharefab demo is up" in out
     assert "operator@sharefab.demo" in out
 
@@ -135,28 +148,8 @@ def _cmdline(pid: int) -> bytes:
 def test_serve_with_two_processes_counts_every_request(tmp_path: Path) -> None:
     """`sharefab serve --workers 2` answers from two processes and /metrics counts the requests
     of both (the metrics of one process would miss the other's)."""
-    port = _free_port()
-    env = {**os.environ, "SHAREFAB_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sharefab", "serve", "--workers", "2", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, base = _serving(tmp_path, "serve", "--workers", "2")
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("the server did not come up within 90 s")
         spawned = [c for c in _children(proc.pid) if b"spawn_main" in _cmdline(c)]
         assert len(spawned) == 2
         for _ in range(60):  # a new connection each: the kernel spreads them over the processes
@@ -170,10 +163,5 @@ def test_serve_with_two_processes_counts_every_request(tmp_path: Path) -> None:
         )
         assert counted == 60
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = _stop(proc)
     assert "2 processes" in out

@@ -136,24 +136,18 @@ def serve_command(
         f"sharefab serving on http://{host}:{port}  (API docs: /docs)"
         + (f", {processes} processes" if processes > 1 else "")
     )
-    if processes == 1:
-        uvicorn.run(
-            create_app(engine),
-            host=host,
-            port=port,
-            log_level="info",
-            timeout_keep_alive=keep_alive,
-        )
-        return
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    metrics = tempfile.mkdtemp(prefix="sharefab-metrics-")
-    os.environ["SHAREFAB_DATABASE_URL"] = url
-    os.environ[MULTIPROCESS_DIR] = metrics
+    metrics = None
+    if processes > 1:
+        # each worker process builds the app from the settings: the database and where the
+        # processes' metrics go (summed at /metrics) are passed in the environment
+        os.environ["SHAREFAB_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+        metrics = tempfile.mkdtemp(prefix="sharefab-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics
     try:
         uvicorn.run(
-            "sharefab.app:create_app",
-            factory=True,
+            create_app(engine) if metrics is None else "sharefab.app:create_app",
+            factory=metrics is not None,
             workers=processes,
             host=host,
             port=port,
@@ -161,7 +155,8 @@ def serve_command(
             timeout_keep_alive=keep_alive,
         )
     finally:
-        shutil.rmtree(metrics, ignore_errors=True)
+        if metrics is not None:
+            shutil.rmtree(metrics, ignore_errors=True)
 
 
 def seed_command(
