@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import case, event, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,10 +148,10 @@ def changes_since(session: Session, version: int) -> tuple[int, dict[int, bool]]
     now = plan_version(session)
     if now <= version:
         return now, {}
+    calendar = func.max(case((PlanChange.calendar, 1), else_=0))
     rows = session.execute(
-        select(PlanChange.resource_id, PlanChange.calendar).where(PlanChange.version > version)
+        select(PlanChange.resource_id, calendar)
+        .where(PlanChange.version > version)
+        .group_by(PlanChange.resource_id)
     )
-    out: dict[int, bool] = {}
-    for rid, calendar in rows:
-        out[rid] = out.get(rid, False) or bool(calendar)
-    return now, out
+    return now, {rid: bool(cal) for rid, cal in rows}
