@@ -75,11 +75,13 @@ class Booking(Base):
         # another provider leaves a cancelled work order behind): find them by status first
         Index("ix_bookings_status_resource_id", "status", "resource_id"),
         Index("ix_bookings_status_starts_at", "status", "starts_at"),
+        # an order's bookings, the cancelled ones told apart in the index
+        Index("ix_bookings_order_id_status", "order_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     operation_id: Mapped[int] = mapped_column(
         ForeignKey("operations.id", ondelete="CASCADE"), index=True
     )
