@@ -29,9 +29,12 @@ from sharefab.sim.world import build_world, cluster_for
 
 SECONDS: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
+# the simulated week of each handler's calls: seconds per (week, handler)
+WEEKLY: dict[tuple[int, str], float] = defaultdict(float)
+MINUTES_PER_WEEK = 7 * 24 * 60
 
 
-def _timed(owner: Any, name: str, label: str) -> None:
+def _timed(owner: Any, name: str, label: str, handler: bool = False) -> None:
     inner: Callable[..., Any] = getattr(owner, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -39,8 +42,11 @@ def _timed(owner: Any, name: str, label: str) -> None:
         try:
             return inner(*args, **kwargs)
         finally:
-            SECONDS[label] += time.perf_counter() - started
+            spent = time.perf_counter() - started
+            SECONDS[label] += spent
             CALLS[label] += 1
+            if handler:
+                WEEKLY[(args[0].now // MINUTES_PER_WEEK, label)] += spent
 
     setattr(owner, name, wrapper)
 
@@ -55,7 +61,7 @@ def instrument() -> None:
         ("_break", "breakdown (event, replan)"),
         ("_sync", "simulator reads back changed bookings"),
     ):
-        _timed(policy._Run, name, label)
+        _timed(policy._Run, name, label, handler=True)
     _timed(market, "request_quotes", "in arrival: quote")
     _timed(market, "accept_quote", "in arrival: accept")
     _timed(execution, "report_event", "in start, completion: report_event")
@@ -95,6 +101,20 @@ def main() -> None:
             f"| {label} | {seconds:.1f} | {n} | {1000 * seconds / n:.2f} | "
             f"{100 * seconds / total:.0f} % |"
         )
+    weeks = sorted({w for w, _ in WEEKLY})
+    if len(weeks) > 1:
+        handlers = sorted({h for _, h in WEEKLY}, key=lambda h: -SECONDS[h])
+        lines += [
+            "",
+            "Seconds per simulated week (handlers only; the tail after the last week is "
+            "the run's wind-down):",
+            "",
+            "| handler | " + " | ".join(f"week {w + 1}" for w in weeks) + " |",
+            "| --- |" + " ---: |" * len(weeks),
+        ]
+        for h in handlers:
+            cells = " | ".join(f"{WEEKLY[(w, h)]:.1f}" for w in weeks)
+            lines.append(f"| {h} | {cells} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out is not None:

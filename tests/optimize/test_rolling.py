@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sharefab.optimize.live import Network, Step, Timeline, merge_windows
-from sharefab.optimize.rolling import Pending, replan, retime
+from sharefab.optimize.rolling import Pending, repair, replan, retime
 
 MINUTES = [[0, 45], [45, 0]]
 TRUCKS = [[0, 100], [100, 0]]
@@ -116,3 +116,31 @@ def test_retime_keeps_each_step_on_its_resource() -> None:
         [Timeline(w) for w in wins], _network(2), [order], now=300, rounds=0, stay=current
     )
     assert moved.slots[1][0][0] == 0  # the faster machine gains 20 minutes, under the stick
+
+
+def test_repair_keeps_an_order_given_up_earlier_where_it_is_on_time() -> None:
+    """A disruption's re-plan leaves two orders where they are when one pass would put the
+    one given up earlier (on time where it is) last and make it late."""
+    wins = [[(0, 600)]]
+    steps = [Step(((0, 300),))]
+    a = Pending(1, steps, 0, 0, deadline=300, due=300, given_up=True)
+    b = Pending(2, steps, 0, 0, deadline=600, due=600)
+    current = {1: [(0, 0, 300)], 2: [(0, 300, 600)]}
+    again = replan([Timeline(w) for w in wins], _network(1), [a, b], 0, rounds=0, stay=current)
+    assert again.late == {1}  # what one pass alone would do
+    got = repair([Timeline(w) for w in wins], _network(1), [a, b], now=0, current=current)
+    assert got.slots == {1: [(0, 0, 300)], 2: [(0, 300, 600)]}
+    assert got.late == set()
+
+
+def test_repair_moves_work_off_a_broken_machine_when_it_delivers_sooner() -> None:
+    """A step whose machine broke down for two days moves to the other machine, though it
+    would be on time after the repair: as good a plan, delivered two days sooner."""
+    wins = [[(0, 5000)], [(0, 5000)]]
+    order = Pending(1, [Step(((0, 100), (1, 100)))], 0, 0, deadline=4000, due=4000)
+    current = {1: [(0, 0, 100)]}
+    timelines = [Timeline(w) for w in wins]
+    timelines[0].take(0, 2880)  # the breakdown
+    got = repair(timelines, _network(2), [order], now=0, current=current)
+    assert got.slots[1] == [(1, 0, 100)]
+    assert retime(timelines, _network(2), [order], 0, current).slots[1] == [(0, 2880, 2980)]

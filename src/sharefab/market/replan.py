@@ -55,7 +55,14 @@ from sharefab.market.live import (
 )
 from sharefab.market.models import Booking, BookingStatus
 from sharefab.optimize.live import Copies, Step
-from sharefab.optimize.rolling import STICK_MINUTES, STICK_SITE, Pending, Replanned, retime
+from sharefab.optimize.rolling import (
+    STICK_MINUTES,
+    STICK_SITE,
+    Pending,
+    Replanned,
+    repair,
+    retime,
+)
 from sharefab.optimize.rolling import replan as rolling_replan
 from sharefab.orders.models import Operation, Order
 
@@ -410,6 +417,8 @@ def replan(
     **_: Any,
 ) -> ReplanReport:
     """Re-place `seeds` (and the later steps of their orders) without moving anything else.
+    They stay where they are, only re-timed, unless placing them again gives a better plan
+    or, as good, delivers sooner (``optimize.rolling.repair``).
 
     `unavailable` adds spans resources cannot be used (written in this transaction, not yet in
     the live plan); `freed` spans this transaction gave back (a step that finished early)."""
@@ -424,7 +433,14 @@ def replan(
             report.unplaced = snap.unplaced
             if not snap.pending:
                 return report
-            result = _plan(snap, unavailable, rounds=0, freed=freed)
+            result = repair(
+                _timelines(snap, unavailable, freed),
+                live.network(),
+                snap.pending,
+                snap.now,
+                snap.current,
+                share=get_settings().replan_slack_share,
+            )
             _unplaced(result, report)
             _apply(session, snap, result, reason, report)
     return report

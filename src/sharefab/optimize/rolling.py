@@ -345,3 +345,30 @@ def replan(
         passes=passes,
         unplaced=unplaced,
     )
+
+
+def repair(
+    timelines: Sequence[Timeline],
+    network: Network,
+    pending: Sequence[Pending],
+    now: int,
+    current: Mapping[int, Sequence[tuple[int, int, int]]],
+    share: float = 0.25,
+) -> Replanned:
+    """A re-plan of the few orders a disruption touched (a breakdown, a late start, a machine
+    fallen free): their steps placed again by one pass (``replan`` with no give-up rounds) or
+    left where they are and only re-timed (``retime``), whichever plan is better; on a tie,
+    the one that delivers sooner in all (weighted minutes), and on a tie again, staying. One
+    pass placing the orders in priority order can come out worse than their current order:
+    it may break a promise that staying keeps, or put last an order given up earlier that is
+    on time where it is."""
+    moved = replan(timelines, network, pending, now, rounds=0, share=share, stay=current)
+    kept = retime(timelines, network, pending, now, current)
+    if kept.unplaced:
+        return moved
+    weight = {p.key: p.weight for p in pending}
+
+    def key(plan: Replanned) -> tuple[tuple[int, int, int], int]:
+        return plan.values, sum(weight[k] * d for k, d in plan.delivery.items())
+
+    return kept if key(kept) <= key(moved) else moved
