@@ -62,6 +62,7 @@ from sharefab.optimize.rolling import (
     Replanned,
     repair,
     retime,
+    targeted,
 )
 from sharefab.optimize.rolling import replan as rolling_replan
 from sharefab.orders.models import Operation, Order
@@ -678,6 +679,19 @@ def reoptimise(
             progress(0.3, "the current plan re-timed", _values(kept.values))
         deadline = None if time_limit is None else started + time_limit
         result = _plan(snap, None, rounds, deadline)
+        narrow = targeted(
+            _timelines(snap, None),
+            live.network(),
+            snap.pending,
+            snap.now,
+            kept,
+            rounds,
+            share=get_settings().replan_slack_share,
+            stay=snap.current,
+            deadline=deadline,
+        )
+        if narrow.values[:2] <= result.values[:2]:
+            result = narrow
         report.values = {"before": _values(kept.values), "after": _values(result.values)}
         if progress:
             progress(0.8, "planned", report.values["after"])

@@ -372,3 +372,40 @@ def repair(
         return plan.values, sum(weight[k] * d for k, d in plan.delivery.items())
 
     return kept if key(kept) <= key(moved) else moved
+
+
+def targeted(
+    timelines: Sequence[Timeline],
+    network: Network,
+    pending: Sequence[Pending],
+    now: int,
+    kept: Replanned,
+    rounds: int = 3,
+    share: float = 0.25,
+    stay: Mapping[int, Sequence[tuple[int, int, int]]] | None = None,
+    deadline: float | None = None,
+) -> Replanned:
+    """``replan`` of only the orders the current plan (``kept``, from ``retime``) delivers
+    after their due date or promise; the others stay exactly as ``kept`` has them."""
+    fixed = {
+        p.key
+        for p in pending
+        if p.key in kept.slots
+        and p.key not in kept.late
+        and (p.due is None or kept.delivery[p.key] <= p.due)
+    }
+    free = Copies(timelines)
+    for key in fixed:
+        for r, s, e in kept.slots[key]:
+            free[r].take(s, e)
+    rest = [p for p in pending if p.key not in fixed]
+    part = replan(free, network, rest, now, rounds, share, stay=stay, deadline=deadline)
+    return Replanned(
+        slots={**{k: kept.slots[k] for k in fixed}, **part.slots},
+        delivery={**{k: kept.delivery[k] for k in fixed}, **part.delivery},
+        late=part.late,
+        given_up=part.given_up | {p.key for p in pending if p.key in fixed and p.given_up},
+        values=part.values,
+        passes=part.passes,
+        unplaced=part.unplaced,
+    )
