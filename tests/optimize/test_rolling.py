@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sharefab.optimize.live import Network, Step, Timeline, merge_windows
-from sharefab.optimize.rolling import Pending, repair, replan, retime
+from sharefab.optimize.rolling import Pending, repair, replan, retime, targeted
 
 MINUTES = [[0, 45], [45, 0]]
 TRUCKS = [[0, 100], [100, 0]]
@@ -144,3 +144,19 @@ def test_repair_moves_work_off_a_broken_machine_when_it_delivers_sooner() -> Non
     got = repair(timelines, _network(2), [order], now=0, current=current)
     assert got.slots[1] == [(1, 0, 100)]
     assert retime(timelines, _network(2), [order], 0, current).slots[1] == [(0, 2880, 2980)]
+
+
+def test_targeted_moves_only_the_orders_the_current_plan_makes_late() -> None:
+    """An order on time where it is keeps its exact slot; only the late one is placed again
+    (here on the free second machine, where it makes its date)."""
+    wins = [[(0, 2000)], [(0, 2000)]]
+    on_time = Pending(1, [Step(((0, 300), (1, 300)))], 0, 0, deadline=1000, due=1000)
+    late = Pending(2, [Step(((0, 300), (1, 300)))], 0, 0, deadline=400, due=400)
+    current = {1: [(0, 0, 300)], 2: [(0, 300, 600)]}
+    timelines = [Timeline(w) for w in wins]
+    kept = retime(timelines, _network(2), [on_time, late], 0, current)
+    assert kept.late == {2}
+    got = targeted(timelines, _network(2), [on_time, late], 0, kept, stay=current)
+    assert got.slots[1] == [(0, 0, 300)]
+    assert got.slots[2] == [(1, 0, 300)]
+    assert got.late == set()
