@@ -47,7 +47,7 @@ def test_concurrent_replans_never_leave_two_live_bookings(
             (datetime.fromisoformat(first["starts_at"]), datetime.fromisoformat(first["ends_at"]))
         ]
     }
-    real_plan = replanning.rolling_replan
+    real_plan = replanning.repair
     rivals: list[Any] = []
 
     def plan_while_a_rival_commits(*args: Any, **kwargs: Any) -> Any:
@@ -60,7 +60,7 @@ def test_concurrent_replans_never_leave_two_live_bookings(
                 replanning.replan(rival, [seed], "rival", unavailable=down)
         return result
 
-    monkeypatch.setattr(replanning, "rolling_replan", plan_while_a_rival_commits)
+    monkeypatch.setattr(replanning, "repair", plan_while_a_rival_commits)
 
     def my_replan() -> None:
         with unit_of_work(engine) as mine:  # rolls back when the replan raises
