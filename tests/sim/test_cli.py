@@ -112,6 +112,15 @@ def _small_cluster_file(path: Path) -> dict[str, Any]:
             ["--load", "0.7", "--sweep-load", "0.5,0.9"],
             "error: --load and --sweep-load: give one of them",
         ),
+        (["--engine", "spark"], "error: --engine 'spark': choose one of local, dask"),
+        (
+            ["--address", "tcp://127.0.0.1:9"],
+            "error: --address is the Dask scheduler: add --engine dask",
+        ),
+        (
+            ["--engine", "dask", "--address", "tcp://127.0.0.1:9"],
+            "error: no Dask scheduler answers at tcp://127.0.0.1:9",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(

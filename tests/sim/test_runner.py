@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from sharefab.engine.base import make_engine
+from sharefab.engine.dask_engine import DaskEngine
 from sharefab.sim import runner
 from sharefab.sim.params import SimParams
-from sharefab.sim.runner import simulate
+from sharefab.sim.runner import RunFailed, simulate
 from sharefab.sim.world import World
 
 
@@ -44,3 +46,21 @@ def test_other_parameters_do_not_hit_the_cache(
     simulate(world, ["greedy"], [1], SimParams(duration_sigma=0.3), cache=tmp_path)
     assert played == ["run"]
     assert len(list(tmp_path.glob("*.pickle"))) == 2
+
+
+def test_runs_on_a_dask_cluster_give_the_same_figures(world: World) -> None:
+    """The runs sent to the solver's Dask pool (a LocalCluster here) report the same figures,
+    in the same order, as the runs played one after the other in this process."""
+    here = simulate(world, ["isolated", "greedy-edd"], [1, 2])
+    with DaskEngine(workers=2) as engine:
+        there = simulate(world, ["isolated", "greedy-edd"], [1, 2], engine=engine)
+    assert there.summary() == here.summary()
+    assert there.daily == here.daily
+
+
+def test_a_run_failing_on_a_worker_names_its_policy_and_seed(world: World) -> None:
+    """A run that fails on a worker of the pool stops the simulation with an error naming
+    the policy and the seed, not a bare traceback from another process."""
+    with make_engine("local", workers=2) as engine, pytest.raises(RunFailed) as failed:
+        simulate(world, ["greedy", "no-such-policy"], [3], engine=engine)
+    assert "the no-such-policy run of seed 3 failed on a worker" in str(failed.value)

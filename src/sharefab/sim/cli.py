@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from sharefab.engine.base import ENGINES, Engine, EngineError, make_engine
 from sharefab.gen import SIZES, Cluster, cluster_summary
 from sharefab.gen.cluster import MAX_LOAD
 from sharefab.gen.instance import ClusterInputError, read_cluster
@@ -27,7 +29,7 @@ from sharefab.sim.report import (
     sweep_table,
     table,
 )
-from sharefab.sim.runner import Simulation, simulate
+from sharefab.sim.runner import RunFailed, Simulation, simulate
 from sharefab.sim.world import DEFAULT_LOAD, World, build_world, cluster_for
 
 console = Console(stderr=True)
@@ -130,8 +132,24 @@ def simulate_command(
         ),
     ] = "balanced",
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Processes to run seeds and policies in.")
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes to run seeds and policies in (local pool or LocalCluster).",
+        ),
     ] = 1,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help=f"Where the runs go, the solver's worker pool: {', '.join(ENGINES)} "
+            "(dask: a scheduler at --address, or a LocalCluster of --workers)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler, tcp://HOST:PORT (with --engine dask)."),
+    ] = None,
     markdown_out: Annotated[
         Path | None,
         typer.Option("--markdown", help="Also write the results as Markdown (with the command)."),
@@ -177,20 +195,31 @@ def simulate_command(
         except (ClusterInputError, OSError) as exc:
             _fail(str(exc))
         check_capabilities(cluster, data)
+    if engine not in ENGINES:
+        _fail(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if address is not None and engine != "dask":
+        _fail("--address is the Dask scheduler: add --engine dask")
     params = SimParams(buyer_picks=buyer_picks)
     run_seeds = list(range(seed, seed + seeds))
     command = _command(
         cluster, size, weeks, seed, seeds, compare, policies, buyer_picks, load, loads
     )
     points = loads if loads is not None else [load]
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f} %"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    try:
+        pool = _pool(engine, workers, address)
+    except EngineError as exc:
+        _fail(str(exc))
+    with (
+        pool,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f} %"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
         total = len(points) * len(policies) * len(run_seeds)
         task = progress.add_task("simulating", total=total)
         done = [0]
@@ -204,9 +233,13 @@ def simulate_command(
                 world_data = data
             world = build_world(world_data, weeks)
             label = f"load {rho:g} " if loads is not None else ""
-            result = _run(
-                world, policies, run_seeds, params, workers, cache, progress, task, done, label
-            )
+            try:
+                result = _run(
+                    world, policies, run_seeds, params, pool, cache, progress, task, done, label
+                )
+            except RunFailed as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(code=1) from None
             summary = result.summary()
             summary["cluster"] = cluster_summary(world_data)
             summary["weeks"] = weeks
@@ -235,12 +268,20 @@ def simulate_command(
         out.print(f"chart: {path}")
 
 
+def _pool(engine: str, workers: int, address: str | None) -> Engine | contextlib.nullcontext[None]:
+    """The worker pool the runs go to (none: they run here, one after the other, with a
+    progress bar that moves by simulated day)."""
+    if engine == "local" and workers <= 1:
+        return contextlib.nullcontext()
+    return make_engine(engine, workers=workers, address=address)
+
+
 def _run(
     world: World,
     policies: Sequence[str],
     seeds: Sequence[int],
     params: SimParams,
-    workers: int,
+    pool: Engine | contextlib.nullcontext[None],
     cache: Path | None,
     progress: Progress,
     task: TaskID,
@@ -267,8 +308,8 @@ def _run(
         params,
         on_run=advance,
         on_progress=tick,
-        workers=workers,
         cache=cache,
+        engine=pool if isinstance(pool, Engine) else None,
     )
 
 

@@ -6,13 +6,13 @@ import hashlib
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import sharefab
+from sharefab.engine.base import Engine, make_engine
 from sharefab.sim.arrivals import make_scenario
 from sharefab.sim.metrics import (
     daily_utilisation,
@@ -112,6 +112,36 @@ def _play(
     )
 
 
+def _play_job(job: tuple[World, str, int, SimParams | None]) -> Outcome:
+    """``_play`` as an engine task: one picklable argument."""
+    return _play(*job)
+
+
+class RunFailed(RuntimeError):
+    """A simulation run failed on a worker (or its worker was lost); the message names it."""
+
+
+def _on_engine(
+    engine: Engine,
+    world: World,
+    todo: list[tuple[str, int]],
+    params: SimParams | None,
+    finished: Callable[[str, int, Outcome], None],
+) -> None:
+    """Play ``todo`` on the engine's workers, the longest runs first; a failed run raises
+    ``RunFailed`` after the runs already finished were handed to ``finished``."""
+    todo = sorted(todo, key=lambda job: -_COST.get(job[0], 10))
+    tickets = {engine.submit(_play_job, (world, n, s, params)): (n, s) for n, s in todo}
+    while tickets:
+        for ticket, outcome in engine.wait(60.0):
+            name, seed = tickets.pop(ticket)
+            if isinstance(outcome, BaseException):
+                raise RunFailed(
+                    f"the {name} run of seed {seed} failed on a worker: {outcome!r}"
+                ) from outcome
+            finished(name, seed, outcome)
+
+
 def simulate(
     world: World,
     policies: Sequence[str],
@@ -122,12 +152,15 @@ def simulate(
     on_progress: Callable[[str, int, int], None] | None = None,
     workers: int = 1,
     cache: Path | None = None,
+    engine: Engine | None = None,
 ) -> Simulation:
     """Every policy on every seed; a seed's random streams are shared by all policies.
 
-    With `workers` > 1 the runs go to a process pool, the longest first; the results are the
-    same and come back in the same order. With `cache`, each finished run is kept in that
-    directory and a run already there (same world, parameters and code) is not played again.
+    With `engine` (the solver's worker pool: ``engine.make_engine``, a local process pool or a
+    Dask cluster), or `workers` > 1 (a local pool of that many processes), the runs go to its
+    workers, the longest first; the results are the same and come back in the same order.
+    With `cache`, each finished run is kept in that directory and a run already there (same
+    world, parameters and code) is not played again.
     """
     out = Simulation(seeds=list(seeds))
     for name in policies:
@@ -155,12 +188,11 @@ def simulate(
         if on_run:
             on_run(name, seed)
 
-    if workers > 1 and len(todo) > 1:
-        todo.sort(key=lambda job: -_COST.get(job[0], 10))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_play, world, n, s, params): (n, s) for n, s in todo}
-            for future in as_completed(futures):
-                finished(*futures[future], future.result())
+    if engine is not None and todo:
+        _on_engine(engine, world, todo, params, finished)
+    elif workers > 1 and len(todo) > 1:
+        with make_engine("local", workers=min(workers, len(todo))) as pool:
+            _on_engine(pool, world, todo, params, finished)
     else:
         for name, seed in todo:
             tick = (lambda m, n=name, s=seed: on_progress(n, s, m)) if on_progress else None
