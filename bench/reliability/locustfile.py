@@ -66,7 +66,7 @@ class Buyer:
         self.lock = threading.Lock()
         self.order_ids: list[int] = []
         self.quotable: list[int] = []
-        self.open_quotes: list[int] = []
+        self.open_quotes: list[tuple[int, int]] = []  # (quote id, order id)
         self.templates: list[dict[str, Any]] = []
         self.capabilities: list[str] = []
         self.loaded = False
@@ -299,7 +299,7 @@ class BuyerUser(FastHttpUser):
         ) as res:
             if res.status_code == 201:
                 with b.lock:
-                    b.open_quotes.extend(q["id"] for q in res.json())
+                    b.open_quotes.extend((q["id"], q["order_id"]) for q in res.json())
                     del b.open_quotes[:-50]
                 res.success()
             elif res.status_code == 429:
@@ -341,14 +341,22 @@ class BuyerUser(FastHttpUser):
         with b.lock:
             if not b.open_quotes:
                 return
-            qid = b.open_quotes.pop(random.randrange(len(b.open_quotes)))
+            qid, _ = b.open_quotes.pop(random.randrange(len(b.open_quotes)))
         with self.client.post(
             f"{API}/quotes/{qid}/accept",
             headers={"Idempotency-Key": f"accept-{RUN_TAG}-{qid}"},
             name="/quotes/{id}/accept",
             catch_response=True,
         ) as res:
-            if res.status_code in (201, 409):
+            if res.status_code == 201:
+                res.success()
+                # the order is accepted: its users stop quoting it, its other quotes are void
+                oid = res.json()["quote"]["order_id"]
+                with b.lock:
+                    if oid in b.quotable:
+                        b.quotable.remove(oid)
+                    b.open_quotes = [q for q in b.open_quotes if q[1] != oid]
+            elif res.status_code == 409:
                 res.success()  # 409: taken since the quote, superseded or expired
             else:
                 res.failure(f"{res.status_code}: {res.text[:200]}")
