@@ -117,6 +117,26 @@ class Settings(BaseSettings):
         description="Solver seconds of a re-optimisation job started without a time limit "
         "(the schedule's, the operator page's).",
     )
+    reoptimise_search: int = Field(
+        default=8,
+        ge=0,
+        description="After the list-scheduling passes, a re-optimisation that still leaves "
+        "orders late hands the plan to the cluster planner's search (CP-SAT neighbourhoods); "
+        "in deterministic mode it tries this many neighbourhoods (0: no search).",
+    )
+    plan_engine: str = Field(
+        default="local",
+        pattern="^(local|dask)$",
+        description="Where a re-optimisation job's search runs: local (this process, or a "
+        "process pool of plan_workers) or dask (a LocalCluster of plan_workers, or the "
+        "scheduler at plan_address).",
+    )
+    plan_workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes of a re-optimisation's search."
+    )
+    plan_address: str | None = Field(
+        default=None, description="Dask scheduler (tcp://HOST:PORT) with plan_engine=dask."
+    )
     reoptimise_every_minutes: float | None = Field(
         default=None,
         gt=0,

@@ -6,13 +6,16 @@ lock), reports progress and the objective, stops when cancelled, and writes in `
 one short transaction that re-checks every booking it moves (a step that started meanwhile, or
 a booking another change moved, makes it write nothing and fail: start it again) and marks the
 job succeeded with it. A job killed at any point before that commit leaves the plan as it was.
-`time_limit` bounds the planner's give-up rounds in seconds (the first pass always runs).
+`time_limit` bounds the planner's give-up rounds and its search in seconds (the first pass
+always runs). The search runs on the solver's worker pool (`sharefab.engine`, from the settings
+`plan_engine`, `plan_workers`, `plan_address`: this process by default, a process pool or Dask).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sharefab.engine.base import make_engine
 from sharefab.jobs.contract import Context
 from sharefab.kit.settings import get_settings
 from sharefab.market import replan
@@ -28,15 +31,21 @@ def params(time_limit: float | None = None) -> dict[str, Any]:
 def run(ctx: Context) -> dict[str, Any]:
     """Re-place every booking not yet started; the report (what moved, which promised dates
     changed, what could not be placed, the objective before and after) is the job's result."""
-    time_limit = float(ctx.params.get("time_limit") or get_settings().reoptimise_seconds)
+    settings = get_settings()
+    time_limit = float(ctx.params.get("time_limit") or settings.reoptimise_seconds)
     ctx.progress(0.0, "reading the bookings not yet started")
 
     def progress(fraction: float, message: str, best: dict[str, Any] | None) -> None:
         ctx.check()  # a cancel stops the job here, before anything is written
         ctx.progress(fraction, message, best)
 
-    with ctx.read() as session:
+    with (
+        make_engine(
+            settings.plan_engine, workers=settings.plan_workers, address=settings.plan_address
+        ) as pool,
+        ctx.read() as session,
+    ):
         report = replan.reoptimise(
-            session, apply_in=ctx.apply, progress=progress, time_limit=time_limit
+            session, apply_in=ctx.apply, progress=progress, time_limit=time_limit, pool=pool
         )
     return report.as_dict()

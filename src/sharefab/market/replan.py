@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,7 +54,10 @@ from sharefab.market.live import (
     qualify,
 )
 from sharefab.market.models import Booking, BookingStatus
-from sharefab.optimize.live import Copies, Step
+from sharefab.optimize.cluster.lns import TaskPool
+from sharefab.optimize.cluster.params import WorkLimit
+from sharefab.optimize.live import Copies, Network, Step
+from sharefab.optimize.polish import POLISH_WORK, polish
 from sharefab.optimize.rolling import (
     STICK_MINUTES,
     STICK_SITE,
@@ -643,20 +646,70 @@ def _values(values: tuple[int, int, int]) -> dict[str, Any]:
     }
 
 
+def _searching(best: Replanned) -> bool:
+    """Whether the search runs after the list-scheduling passes: orders are still late."""
+    return best.values[0] > 0 and get_settings().reoptimise_search > 0
+
+
+def _search(
+    snap: Snapshot,
+    timelines: Copies,
+    network: Network,
+    best: Replanned,
+    pool: TaskPool | None,
+    started: float,
+    time_limit: float | None,
+    progress: Callable[[float, str, dict[str, Any] | None], None] | None,
+) -> Replanned:
+    """The cluster planner's search from `best` when orders are still late in it: a
+    deterministic number of neighbourhoods, or what is left of `time_limit` (``best`` itself
+    when there is no time left)."""
+    settings = get_settings()
+    work: WorkLimit | None = None
+    seconds = 0.0
+    if time_limit is None or settings.solver_deterministic_time is not None:
+        work = replace(POLISH_WORK, neighbourhoods=settings.reoptimise_search)
+    else:
+        seconds = started + time_limit - time.perf_counter()
+        if seconds < 1.0:
+            return best
+    if progress:
+        progress(0.5, "searching (cluster planner, from the best plan so far)", None)
+
+    def improved(at: float, values: tuple[int, int]) -> None:
+        if progress:
+            progress(0.5, f"search: weighted tardiness {values[0]} min", None)
+
+    return polish(
+        timelines,
+        network,
+        snap.pending,
+        snap.now,
+        best,
+        pool,
+        work,
+        seconds,
+        on_improve=improved,
+    )
+
+
 def reoptimise(
     session: Session,
     apply_in: Callable[[], Any] | None = None,
     progress: Callable[[float, str, dict[str, Any] | None], None] | None = None,
     rounds: int = REOPTIMISE_ROUNDS,
     time_limit: float | None = None,
+    pool: TaskPool | None = None,
 ) -> ReplanReport:
     """Re-place every booking not yet started (see the module docstring).
 
     Reads and plans in `session`; writes in `session` too, or, when `apply_in` is given, in the
     transaction that context manager opens (a job's final transaction; every moving booking
     is re-checked there). `progress(fraction, message, best)` hears how far it got (a job's
-    may raise to cancel it). `time_limit` seconds end the give-up rounds early (None: count
-    rounds only, the same plan on any machine).
+    may raise to cancel it). `time_limit` seconds end the give-up rounds early and bound the
+    search after them (None: count rounds and neighbourhoods only, the same plan on any
+    machine). The search (``optimize.polish``: the cluster planner's LNS from the best plan
+    found so far) runs on `pool` (an engine of ``sharefab.engine``; None: in this process).
     """
     started = time.perf_counter()
     now = utcnow()
@@ -692,6 +745,17 @@ def reoptimise(
         )
         if narrow.values[:2] <= result.values[:2]:
             result = narrow
+        if result.values >= kept.values:
+            result = kept
+        if _searching(result):
+            timelines, network = _timelines(snap, None), live.network()
+    if _searching(result):
+        # on copies, outside the lock: quotes in this process go on meanwhile (what changes
+        # meanwhile is re-checked where the result is written)
+        searched = _search(snap, timelines, network, result, pool, started, time_limit, progress)
+        if searched.values < result.values:
+            result = searched
+    with live.lock:
         report.values = {"before": _values(kept.values), "after": _values(result.values)}
         if progress:
             progress(0.8, "planned", report.values["after"])
