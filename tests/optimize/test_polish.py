@@ -32,7 +32,7 @@ def problems(draw: st.DrawFn) -> tuple[list[list[tuple[int, int]]], list[Pending
         steps = []
         for k in range(draw(st.integers(1, 4))):
             rs = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True))
-            after = ()
+            after: tuple[tuple[int, int], ...] = ()
             if k == 0 and draw(st.booleans()):
                 after = ((draw(st.integers(0, 1)), now + draw(st.integers(-120, 900))),)
             steps.append(
