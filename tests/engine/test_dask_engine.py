@@ -16,7 +16,7 @@ from sharefab.engine.dask_engine import DaskEngine
 from sharefab.gen import ClusterSpec, generate_cluster
 from sharefab.gen.instance import cluster_to_problem
 from sharefab.optimize.cluster.lns import plan_cluster
-from sharefab.optimize.cluster.params import ClusterParams
+from sharefab.optimize.cluster.params import ClusterParams, WorkLimit
 from sharefab.optimize.data import ProblemData
 
 # small neighbourhoods, so that two fit side by side in a 40-order cluster
@@ -77,7 +77,13 @@ def test_dask_local_cluster_plans_a_valid_cluster(engine: DaskEngine, small: Pro
 
 def test_lost_worker_keeps_the_incumbent(engine: DaskEngine, small: ProblemData) -> None:
     """A worker dying mid-run drops its neighbourhood only; the plan stays valid, no worse."""
-    result = plan_cluster(small, KillFirst(engine), time_limit=3.0, seed=3, params=PARAMS)
+    # counted work, not a clock: every answer of a batch is awaited, so the loss is seen
+    # however slowly the machine restarts the worker
+    work = WorkLimit(
+        neighbourhoods=4, batch=2, sub_deterministic_time=0.1, dispatch_rounds=2,
+        resequence_steps=0, task_timeout=120.0,
+    )  # fmt: skip
+    result = plan_cluster(small, KillFirst(engine), seed=3, params=PARAMS, work_limit=work)
     assert result.valid
     assert result.values <= result.start_values
     assert result.dropped >= 1

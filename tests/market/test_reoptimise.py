@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from sharefab.kit.settings import get_settings
 from tests.factories import Tenants, created, make_resource, make_site, order_body, problem
 from tests.jobs.support import wait_job
 
@@ -214,3 +216,60 @@ def test_reoptimising_twice_moves_no_work_the_second_time(
     reoptimised(op)
     again = reoptimised(op)
     assert [m for m in again["moved"] if m["from_resource_id"] != m["to_resource_id"]] == []
+
+
+@pytest.fixture
+def plan_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set `SHAREFAB_<NAME>` settings for one test (the cached settings are read again)."""
+
+    def apply(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"SHAREFAB_{name.upper()}", value)
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_job_searches_on_a_process_pool(
+    app_client: TestClient, tenants: Tenants, plan_settings: Any
+) -> None:
+    """With the planner's pool set to two processes the job succeeds, leaves no step on two
+    machines and never makes the plan worse."""
+    plan_settings(plan_workers="2")
+    booked = _busy_market(app_client, tenants)
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    report = reoptimised(op, time_limit=5)
+    objective = report["objective"]
+    order = ("weighted_orders_late", "weighted_promises_broken", "weighted_lateness_h")
+    assert tuple(objective["after"][k] for k in order) <= tuple(
+        objective["before"][k] for k in order
+    )
+    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
+    for b in booked:
+        live = acme.get(f"/api/v1/orders/{b['quote']['order_id']}/bookings").json()
+        steps = [x["operation_id"] for x in live if x["status"] == "committed"]
+        assert len(steps) == len(set(steps)) == len(b["bookings"])
+
+
+def test_an_unreachable_dask_scheduler_fails_the_job_saying_so(
+    app_client: TestClient, tenants: Tenants, plan_settings: Any
+) -> None:
+    """The planner's pool set to a Dask scheduler nobody runs: the job fails with a message
+    naming the setting and the address, and no booking moves."""
+    plan_settings(plan_engine="dask", plan_address="tcp://127.0.0.1:9")
+    booked = _busy_market(app_client, tenants)
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    started = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5})
+    assert started.status_code == 202, started.text
+    job = wait_job(op, started.json()["id"])
+    assert job["state"] == "failed"
+    assert "SHAREFAB_PLAN_ENGINE=dask" in job["error"]
+    assert "tcp://127.0.0.1:9" in job["error"]
+    acme = TestClient(app_client.app, headers=tenants["acme"].headers)
+    for b in booked:
+        live = acme.get(f"/api/v1/orders/{b['quote']['order_id']}/bookings").json()
+        assert sorted(x["id"] for x in live if x["status"] == "committed") == sorted(
+            x["id"] for x in b["bookings"]
+        )

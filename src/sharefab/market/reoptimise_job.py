@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sharefab.engine.base import make_engine
+from sharefab.engine.base import Engine, EngineError, make_engine
 from sharefab.jobs.contract import Context
+from sharefab.kit.errors import ServiceUnavailable
 from sharefab.kit.settings import get_settings
 from sharefab.market import replan
 
@@ -39,13 +40,24 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.check()  # a cancel stops the job here, before anything is written
         ctx.progress(fraction, message, best)
 
-    with (
-        make_engine(
-            settings.plan_engine, workers=settings.plan_workers, address=settings.plan_address
-        ) as pool,
-        ctx.read() as session,
-    ):
+    with _pool() as pool, ctx.read() as session:
         report = replan.reoptimise(
             session, apply_in=ctx.apply, progress=progress, time_limit=time_limit, pool=pool
         )
     return report.as_dict()
+
+
+def _pool() -> Engine:
+    """The solver's worker pool the search runs on (the settings `plan_engine`, `plan_workers`,
+    `plan_address`); one that cannot start fails the job saying what to check."""
+    settings = get_settings()
+    try:
+        return make_engine(
+            settings.plan_engine, workers=settings.plan_workers, address=settings.plan_address
+        )
+    except EngineError as exc:
+        raise ServiceUnavailable(
+            f"the planner's worker pool (SHAREFAB_PLAN_ENGINE={settings.plan_engine}) cannot "
+            f"start: {exc}",
+            retry_after=60,
+        ) from exc
