@@ -235,9 +235,9 @@ def plan_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_job_searches_on_a_process_pool(
     app_client: TestClient, tenants: Tenants, plan_settings: Any
 ) -> None:
-    """With the planner's pool set to two processes the job succeeds, leaves no step on two
-    machines and never makes the plan worse."""
-    plan_settings(plan_workers="2")
+    """With the search on and the planner's pool set to two processes the job succeeds,
+    leaves no step on two machines and never makes the plan worse."""
+    plan_settings(reoptimise_search="8", plan_workers="2")
     booked = _busy_market(app_client, tenants)
     op = TestClient(app_client.app, headers=tenants["operator"].headers)
     report = reoptimised(op, time_limit=5)
@@ -258,7 +258,7 @@ def test_an_unreachable_dask_scheduler_fails_the_job_saying_so(
 ) -> None:
     """The planner's pool set to a Dask scheduler nobody runs: the job fails with a message
     naming the setting and the address, and no booking moves."""
-    plan_settings(plan_engine="dask", plan_address="tcp://127.0.0.1:9")
+    plan_settings(reoptimise_search="8", plan_engine="dask", plan_address="tcp://127.0.0.1:9")
     booked = _busy_market(app_client, tenants)
     op = TestClient(app_client.app, headers=tenants["operator"].headers)
     started = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5})

@@ -118,11 +118,13 @@ class Settings(BaseSettings):
         "(the schedule's, the operator page's).",
     )
     reoptimise_search: int = Field(
-        default=8,
+        default=0,
         ge=0,
         description="After the list-scheduling passes, a re-optimisation that still leaves "
-        "orders late hands the plan to the cluster planner's search (CP-SAT neighbourhoods); "
-        "in deterministic mode it tries this many neighbourhoods (0: no search).",
+        "orders late hands the plan to the cluster planner's search (CP-SAT neighbourhoods): "
+        "a job searches for the rest of its time limit, a call without one (the simulator) "
+        "tries this many neighbourhoods. 0: no search (on the simulator it kept a few more "
+        "promises, moved more work and was not on time more often; docs/engine.md).",
     )
     plan_engine: str = Field(
         default="local",

@@ -7,12 +7,14 @@ one short transaction that re-checks every booking it moves (a step that started
 a booking another change moved, makes it write nothing and fail: start it again) and marks the
 job succeeded with it. A job killed at any point before that commit leaves the plan as it was.
 `time_limit` bounds the planner's give-up rounds and its search in seconds (the first pass
-always runs). The search runs on the solver's worker pool (`sharefab.engine`, from the settings
-`plan_engine`, `plan_workers`, `plan_address`: this process by default, a process pool or Dask).
+always runs). The search (with `reoptimise_search` > 0) runs on the solver's worker pool
+(`sharefab.engine`, from the settings `plan_engine`, `plan_workers`, `plan_address`: this
+process by default, a process pool or Dask).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sharefab.engine.base import Engine, EngineError, make_engine
@@ -40,7 +42,8 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.check()  # a cancel stops the job here, before anything is written
         ctx.progress(fraction, message, best)
 
-    with _pool() as pool, ctx.read() as session:
+    searching = settings.reoptimise_search > 0
+    with _pool() if searching else contextlib.nullcontext() as pool, ctx.read() as session:
         report = replan.reoptimise(
             session, apply_in=ctx.apply, progress=progress, time_limit=time_limit, pool=pool
         )
