@@ -255,6 +255,14 @@ def plan_reoptimise(
         float | None,
         typer.Option(min=0.001, help="Solver seconds (default: the reoptimise_seconds setting)."),
     ] = None,
+    search: Annotated[
+        bool,
+        typer.Option(
+            help="Hand a plan that still leaves orders late to the cluster planner's search "
+            "for the rest of the time (on the solver's pool: SHAREFAB_PLAN_WORKERS, "
+            "SHAREFAB_PLAN_ENGINE)."
+        ),
+    ] = False,
 ) -> None:
     """Re-optimise every booking not yet started (cut lateness and cost, keep promises), as a
     job run here: a progress bar until it ends; Ctrl-C cancels it and nothing changes."""
@@ -267,7 +275,7 @@ def plan_reoptimise(
     runner = Runner(engine, {reoptimise_job.KIND: reoptimise_job.run})
     try:
         job_id = runner.start(
-            reoptimise_job.KIND, reoptimise_job.params(time_limit), trigger=JobTrigger.cli
+            reoptimise_job.KIND, reoptimise_job.params(time_limit, search), trigger=JobTrigger.cli
         )
     except SharefabError as exc:
         raise fail(exc.detail) from None

@@ -52,7 +52,17 @@ def test_reoptimise_runs_a_job_to_its_report(engine: Engine) -> None:
     assert "0 bookings moved" in out.output
     (job,) = _jobs(engine)
     assert (job.kind, job.state, job.trigger) == ("reoptimise", JobState.succeeded, JobTrigger.cli)
-    assert job.params == {"time_limit": 1.0}
+    assert job.params == {"time_limit": 1.0, "search": False}
+
+
+def test_reoptimise_search_is_a_job_parameter(engine: Engine) -> None:
+    """`plan reoptimise --search` starts a job that asks for the cluster planner's search."""
+    args = ["plan", "reoptimise", "--database", _url(engine), "--time-limit", "1", "--search"]
+    out = cli.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    (job,) = _jobs(engine)
+    assert job.state == JobState.succeeded
+    assert job.params == {"time_limit": 1.0, "search": True}
 
 
 def test_a_running_job_is_one_line(engine: Engine) -> None:

@@ -145,9 +145,12 @@ def test_absurd_time_limit_is_refused(app_client: TestClient, tenants: Tenants) 
     assert reoptimised(op, time_limit=1)["moved"] == []
 
 
-def _busy_market(app_client: TestClient, tenants: Tenants) -> list[dict[str, Any]]:
-    """Two mills and a line, six two-step orders booked on them (the fastest quote each):
-    later orders wait behind earlier ones; the bookings of every order."""
+def _busy_market(
+    app_client: TestClient, tenants: Tenants, due_hours: int = 10
+) -> list[dict[str, Any]]:
+    """Two mills and a line, six two-step orders booked on them (the fastest quote each),
+    the last due in `due_hours`, each earlier one 3 h later: later orders wait behind earlier
+    ones; the bookings of every order."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     owner = TestClient(app_client.app, headers=tenants["provider2"].headers)
     site = make_site(owner)
@@ -171,7 +174,7 @@ def _busy_market(app_client: TestClient, tenants: Tenants) -> list[dict[str, Any
             f"BUSY-{k}",
             quantity=8,
             release_at=now.isoformat(),
-            due_at=(now + timedelta(hours=10 + 3 * (5 - k))).isoformat(),
+            due_at=(now + timedelta(hours=due_hours + 3 * (5 - k))).isoformat(),
         )
         order = created(acme.post("/api/v1/orders", json=body))
         quotes = created(acme.post(f"/api/v1/orders/{order['id']}/quotes"))
@@ -235,12 +238,14 @@ def plan_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_job_searches_on_a_process_pool(
     app_client: TestClient, tenants: Tenants, plan_settings: Any
 ) -> None:
-    """With the search on and the planner's pool set to two processes the job succeeds,
-    leaves no step on two machines and never makes the plan worse."""
-    plan_settings(reoptimise_search="8", plan_workers="2")
-    booked = _busy_market(app_client, tenants)
+    """A job asked to search, with orders late whatever the plan and the planner's pool set
+    to two processes, runs the search, keeps one booking per step and never makes the plan
+    worse."""
+    plan_settings(plan_workers="2")
+    booked = _busy_market(app_client, tenants, due_hours=1)
     op = TestClient(app_client.app, headers=tenants["operator"].headers)
-    report = reoptimised(op, time_limit=5)
+    report = reoptimised(op, time_limit=5, search=True)
+    assert report["objective"]["search"]["ran"]
     objective = report["objective"]
     order = ("weighted_orders_late", "weighted_promises_broken", "weighted_lateness_h")
     assert tuple(objective["after"][k] for k in order) <= tuple(
@@ -258,10 +263,10 @@ def test_an_unreachable_dask_scheduler_fails_the_job_saying_so(
 ) -> None:
     """The planner's pool set to a Dask scheduler nobody runs: the job fails with a message
     naming the setting and the address, and no booking moves."""
-    plan_settings(reoptimise_search="8", plan_engine="dask", plan_address="tcp://127.0.0.1:9")
-    booked = _busy_market(app_client, tenants)
+    plan_settings(plan_engine="dask", plan_address="tcp://127.0.0.1:9")
+    booked = _busy_market(app_client, tenants, due_hours=1)
     op = TestClient(app_client.app, headers=tenants["operator"].headers)
-    started = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5})
+    started = op.post("/api/v1/plans/reoptimise", params={"time_limit": 5, "search": True})
     assert started.status_code == 202, started.text
     job = wait_job(op, started.json()["id"])
     assert job["state"] == "failed"
@@ -273,3 +278,13 @@ def test_an_unreachable_dask_scheduler_fails_the_job_saying_so(
         assert sorted(x["id"] for x in live if x["status"] == "committed") == sorted(
             x["id"] for x in b["bookings"]
         )
+
+
+def test_the_search_runs_only_when_asked_for(app_client: TestClient, tenants: Tenants) -> None:
+    """With orders late whatever the plan, a job started without `search` reports that the
+    cluster planner's search did not run (the server's setting leaves it off)."""
+    _busy_market(app_client, tenants, due_hours=1)
+    op = TestClient(app_client.app, headers=tenants["operator"].headers)
+    report = reoptimised(op, time_limit=5)
+    assert report["objective"]["before"]["weighted_orders_late"] > 0
+    assert report["objective"]["search"] == {"ran": False, "taken": False}

@@ -202,6 +202,14 @@ def reoptimise(
             json_schema_extra={"maximum": get_settings().max_solver_seconds},
         ),
     ] = None,
+    search: Annotated[
+        bool,
+        Query(
+            description="After the list-scheduling passes, hand a plan that still leaves orders "
+            "late to the cluster planner's search for the rest of the time (the server's "
+            "reoptimise_search setting may turn it on for every job)",
+        ),
+    ] = False,
 ) -> Any:
     """Operator: start a re-optimisation job that re-places every booking not yet started to
     cut lateness and cost while keeping promised dates. Answers 202 with the job at once
@@ -226,7 +234,7 @@ def reoptimise(
         job = jobs.start_job(
             session,
             reoptimise_job.KIND,
-            reoptimise_job.params(time_limit),
+            reoptimise_job.params(time_limit, search),
             principal=principal,
             trigger=JobTrigger.api,
             stale_after=runner.stale_seconds,

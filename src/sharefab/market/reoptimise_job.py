@@ -7,9 +7,9 @@ one short transaction that re-checks every booking it moves (a step that started
 a booking another change moved, makes it write nothing and fail: start it again) and marks the
 job succeeded with it. A job killed at any point before that commit leaves the plan as it was.
 `time_limit` bounds the planner's give-up rounds and its search in seconds (the first pass
-always runs). The search (with `reoptimise_search` > 0) runs on the solver's worker pool
-(`sharefab.engine`, from the settings `plan_engine`, `plan_workers`, `plan_address`: this
-process by default, a process pool or Dask).
+always runs). The search (asked for by the job, or `reoptimise_search` > 0) runs on the
+solver's worker pool (`sharefab.engine`, from the settings `plan_engine`, `plan_workers`,
+`plan_address`: this process by default, a process pool or Dask).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from sharefab.market import replan
 KIND = "reoptimise"
 
 
-def params(time_limit: float | None = None) -> dict[str, Any]:
-    """A re-optimisation job's parameters (the server's default solver time if None)."""
-    return {"time_limit": time_limit}
+def params(time_limit: float | None = None, search: bool = False) -> dict[str, Any]:
+    """A re-optimisation job's parameters (the server's default solver time if None; `search`:
+    the cluster planner's search after the passes even when the setting leaves it off)."""
+    return {"time_limit": time_limit, "search": search}
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -42,10 +43,15 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.check()  # a cancel stops the job here, before anything is written
         ctx.progress(fraction, message, best)
 
-    searching = settings.reoptimise_search > 0
+    searching = bool(ctx.params.get("search")) or settings.reoptimise_search > 0
     with _pool() if searching else contextlib.nullcontext() as pool, ctx.read() as session:
         report = replan.reoptimise(
-            session, apply_in=ctx.apply, progress=progress, time_limit=time_limit, pool=pool
+            session,
+            apply_in=ctx.apply,
+            progress=progress,
+            time_limit=time_limit,
+            pool=pool,
+            search=searching,
         )
     return report.as_dict()
 

@@ -646,9 +646,11 @@ def _values(values: tuple[int, int, int]) -> dict[str, Any]:
     }
 
 
-def _searching(best: Replanned) -> bool:
-    """Whether the search runs after the list-scheduling passes: orders are still late."""
-    return best.values[0] > 0 and get_settings().reoptimise_search > 0
+def _searching(best: Replanned, search: bool | None) -> bool:
+    """Whether the search runs after the list-scheduling passes: asked for (`search`, else
+    the `reoptimise_search` setting) and orders are still late."""
+    wanted = get_settings().reoptimise_search > 0 if search is None else search
+    return wanted and best.values[0] > 0
 
 
 def _search(
@@ -668,10 +670,11 @@ def _search(
     work: WorkLimit | None = None
     seconds = 0.0
     if time_limit is None or settings.solver_deterministic_time is not None:
-        work = replace(POLISH_WORK, neighbourhoods=settings.reoptimise_search)
+        count = settings.reoptimise_search or POLISH_WORK.neighbourhoods
+        work = replace(POLISH_WORK, neighbourhoods=count)
     else:
         seconds = started + time_limit - time.perf_counter()
-        if seconds < 1.0:
+        if seconds < 0.2:
             return best
     if progress:
         progress(0.5, "searching (cluster planner, from the best plan so far)", None)
@@ -700,6 +703,7 @@ def reoptimise(
     rounds: int = REOPTIMISE_ROUNDS,
     time_limit: float | None = None,
     pool: TaskPool | None = None,
+    search: bool | None = None,
 ) -> ReplanReport:
     """Re-place every booking not yet started (see the module docstring).
 
@@ -709,7 +713,8 @@ def reoptimise(
     may raise to cancel it). `time_limit` seconds end the give-up rounds early and bound the
     search after them (None: count rounds and neighbourhoods only, the same plan on any
     machine). The search (``optimize.polish``: the cluster planner's LNS from the best plan
-    found so far) runs on `pool` (an engine of ``sharefab.engine``; None: in this process).
+    found so far), when `search` (None: the `reoptimise_search` setting) and orders are still
+    late, runs on `pool` (an engine of ``sharefab.engine``; None: in this process).
     """
     started = time.perf_counter()
     now = utcnow()
@@ -747,18 +752,21 @@ def reoptimise(
             result = narrow
         if result.values >= kept.values:
             result = kept
-        if _searching(result):
+        ran = taken = False
+        if _searching(result, search):
             timelines, network = _timelines(snap, None), live.network()
-    if _searching(result):
+    if _searching(result, search):
+        ran = True
         # on copies, outside the lock: quotes in this process go on meanwhile (what changes
         # meanwhile is re-checked where the result is written)
         searched = _search(snap, timelines, network, result, pool, started, time_limit, progress)
         # taken for fewer orders late or promises broken, not for minutes alone: the search
         # moves much of the plan, and providers feel every move
         if searched.values[:2] < result.values[:2]:
-            result = searched
+            result, taken = searched, True
     with live.lock:
         report.values = {"before": _values(kept.values), "after": _values(result.values)}
+        report.values["search"] = {"ran": ran, "taken": taken}
         if progress:
             progress(0.8, "planned", report.values["after"])
         report.values["applied"] = result.values < kept.values
