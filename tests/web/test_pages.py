@@ -259,6 +259,25 @@ class TestFlow:
             what="the report in the jobs panel",
         )
 
+    def test_the_search_box_asks_the_job_for_the_search(
+        self, pages: dict[str, PageClient], app_client: TestClient, tenants: Tenants
+    ) -> None:
+        """Ticking "with the cluster planner's search" starts a job that asks for it; the
+        plain button starts one that does not."""
+        page = pages["operator"].get("/operator").text
+        assert 'name="search"' in page
+        assert "with the cluster planner" in page
+        op = _api(app_client, tenants, "operator")
+        for data, wanted in (({"search": "1"}, True), ({}, False)):
+            assert pages["operator"].post("/operator/reoptimise", data).status_code == 200
+            job = op.get("/api/v1/jobs", params={"limit": 1}).json()["items"][0]
+            assert job["params"]["search"] is wanted
+            wait_for(
+                lambda job_id=job["id"]: op.get(f"/api/v1/jobs/{job_id}").json()["state"]
+                not in ("queued", "running"),
+                what="the job to end",
+            )
+
 
 class TestAssets:
     def test_vendored_assets_are_served(self, app_client: TestClient) -> None:

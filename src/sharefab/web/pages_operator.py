@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -342,8 +342,10 @@ def reoptimise(
     viewer: PostViewerDep,
     runner: RunnerDep,
     background: BackgroundTasks,
+    search: Annotated[str | None, Form(max_length=8)] = None,
 ) -> Response:
-    """Start a re-optimisation job (HTMX swaps in the jobs panel, which then follows it)."""
+    """Start a re-optimisation job (HTMX swaps in the jobs panel, which then follows it);
+    the `search` box asks for the cluster planner's search after the passes."""
     need_role(viewer, "operator")
     try:
         # refused at once on the snapshot if one runs; started in a short write transaction
@@ -354,7 +356,7 @@ def reoptimise(
         job = jobs.start_job(
             db,
             reoptimise_job.KIND,
-            reoptimise_job.params(),
+            reoptimise_job.params(search=bool(search)),
             principal=viewer.principal,
             trigger=JobTrigger.page,
             stale_after=runner.stale_seconds,
