@@ -273,8 +273,9 @@ class TestFlow:
             job = op.get("/api/v1/jobs", params={"limit": 1}).json()["items"][0]
             assert job["params"]["search"] is wanted
             wait_for(
-                lambda job_id=job["id"]: op.get(f"/api/v1/jobs/{job_id}").json()["state"]
-                not in ("queued", "running"),
+                lambda job_id=job["id"]: (
+                    op.get(f"/api/v1/jobs/{job_id}").json()["state"] not in ("queued", "running")
+                ),
                 what="the job to end",
             )
 
