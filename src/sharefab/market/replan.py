@@ -662,10 +662,10 @@ def _search(
     started: float,
     time_limit: float | None,
     progress: Callable[[float, str, dict[str, Any] | None], None] | None,
-) -> Replanned:
+) -> Replanned | None:
     """The cluster planner's search from `best` when orders are still late in it: a
-    deterministic number of neighbourhoods, or what is left of `time_limit` (``best`` itself
-    when there is no time left)."""
+    deterministic number of neighbourhoods, or what is left of `time_limit` (None when there
+    is no time left)."""
     settings = get_settings()
     work: WorkLimit | None = None
     seconds = 0.0
@@ -675,7 +675,7 @@ def _search(
     else:
         seconds = started + time_limit - time.perf_counter()
         if seconds < 0.2:
-            return best
+            return None
     if progress:
         progress(0.5, "searching (cluster planner, from the best plan so far)", None)
 
@@ -756,13 +756,13 @@ def reoptimise(
         if _searching(result, search):
             timelines, network = _timelines(snap, None), live.network()
     if _searching(result, search):
-        ran = True
         # on copies, outside the lock: quotes in this process go on meanwhile (what changes
         # meanwhile is re-checked where the result is written)
         searched = _search(snap, timelines, network, result, pool, started, time_limit, progress)
+        ran = searched is not None
         # taken for fewer orders late or promises broken, not for minutes alone: the search
         # moves much of the plan, and providers feel every move
-        if searched.values[:2] < result.values[:2]:
+        if searched is not None and searched.values[:2] < result.values[:2]:
             result, taken = searched, True
     with live.lock:
         report.values = {"before": _values(kept.values), "after": _values(result.values)}
