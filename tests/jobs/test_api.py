@@ -59,7 +59,7 @@ class TestStart:
         assert r.headers["location"] == f"/api/v1/jobs/{job['id']}"
         assert job["kind"] == "reoptimise"
         assert job["state"] in ("queued", "running")
-        assert job["params"] == {"time_limit": 2}
+        assert job["params"] == {"time_limit": 2, "search": False}
         assert job["trigger"] == "api"
         done = wait_job(op, job["id"])
         assert done["state"] == "succeeded"
