@@ -9,15 +9,7 @@ from sharefab.engine.base import make_engine
 from sharefab.optimize.live import Network, Step, Timeline
 from sharefab.optimize.polish import polish
 from sharefab.optimize.rolling import Pending, Replanned, replan, retime
-
-MINUTES = [[0, 45], [45, 0]]
-TRUCKS = [[0, 100], [100, 0]]
-
-
-def _network(n: int) -> Network:
-    return Network(
-        site=[r % 2 for r in range(n)], cost=[100] * n, minutes=MINUTES, truck_cost=TRUCKS
-    )
+from tests.optimize.test_rolling import MINUTES, _network
 
 
 @st.composite
