@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from sharefab.web.i18n import DISPLAY_TZ
 from tests.factories import PASSWORD, Tenants, created, make_resource, make_site
 
 pytestmark = pytest.mark.slow
@@ -160,7 +161,14 @@ def test_provider_publishes_and_withdraws_capacity_by_drag(
     page.mouse.down()
     page.mouse.move(x1, y + 4, steps=10)
     page.mouse.up()
-    page.wait_for_function("document.querySelector('#w-start').value.length > 0")
+    # The form holds a default span before any drag: wait for the drag's own values.
+    page.locator("#publish-form.highlight").wait_for()
+    assert page.locator("#w-start").input_value() == (
+        (day + timedelta(days=4, hours=1)).astimezone(DISPLAY_TZ).strftime("%Y-%m-%dT%H:%M")
+    )
+    assert page.locator("#w-end").input_value() == (
+        (day + timedelta(days=4, hours=9)).astimezone(DISPLAY_TZ).strftime("%Y-%m-%dT%H:%M")
+    )
     assert page.locator("#w-resource").input_value() == str(mill["id"])
     page.get_by_role("button", name="Publish", exact=True).click()
     page.get_by_role("status").filter(has_text="Published").wait_for()
