@@ -24,7 +24,7 @@ from tests.servers import serving
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LOCUSTFILE = ROOT / "bench" / "reliability" / "locustfile.py"
-SECONDS = 12
+SECONDS = 20  # long enough that a contended machine, where a quote takes seconds, still plays 30+
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def _market(app_client: TestClient, tenants: Tenants) -> None:
 def test_short_load_run(
     pg_engine: Engine, tenants: Tenants, app_client: TestClient, served: str, tmp_path: Path
 ) -> None:
-    """Buyers browse, quote, order and accept for 12 s at ~6 req/s: every answer is expected
+    """Buyers browse, quote, order and accept for 20 s at ~6 req/s: every answer is expected
     (no failure, no 5xx), and afterwards no booking overlaps, plans are whole, the ledger
     balances and the audit chain verifies."""
     _market(app_client, tenants)
