@@ -25,8 +25,7 @@ from sharefab.gen.cluster import SIZES
 from sharefab.kit.settings import get_settings
 from sharefab.market import replan
 from sharefab.optimize.polish import POLISH_WORK, polish
-from sharefab.optimize.rolling import Replanned
-from sharefab.optimize.rolling import replan as rolling_replan
+from sharefab.optimize.rolling import Replanned, best_of_passes
 from sharefab.sim.arrivals import make_scenario
 from sharefab.sim.policies import get_policy
 from sharefab.sim.world import DEFAULT_LOAD, build_world, cluster_for
@@ -40,7 +39,7 @@ def capture(size: str, weeks: int, seed: int, at: set[int]) -> dict[int, tuple[A
     """The inputs of the re-optimisations numbered `at` (1 = the first) of one run."""
     kept: dict[int, tuple[Any, ...]] = {}
     calls = [0]
-    real = replan.targeted
+    real = replan.best_of_passes
 
     def spy(
         timelines: Any, network: Any, pending: Any, now: int, current: Any, *a: Any, **kw: Any
@@ -54,14 +53,14 @@ def capture(size: str, weeks: int, seed: int, at: set[int]) -> dict[int, tuple[A
                 raise _Enough
         return out
 
-    replan.targeted = spy  # type: ignore[assignment]
+    replan.best_of_passes = spy  # type: ignore[assignment]
     try:
         world = build_world(cluster_for(SIZES[size], weeks, seed, DEFAULT_LOAD), weeks)
         get_policy("sharefab")(world, make_scenario(world, seed, None), None, None)
     except _Enough:
         pass
     finally:
-        replan.targeted = real
+        replan.best_of_passes = real
     return kept
 
 
@@ -70,10 +69,7 @@ def _best(snapshot: tuple[Any, ...]) -> tuple[Replanned, Replanned]:
     timelines, network, pending, now, kept, stay = snapshot
     share = get_settings().replan_slack_share
     rounds = replan.REOPTIMISE_ROUNDS
-    full = rolling_replan(timelines, network, pending, now, rounds, share, stay=stay)
-    narrow = replan.targeted(timelines, network, pending, now, kept, rounds, share=share, stay=stay)
-    best = narrow if narrow.values[:2] <= full.values[:2] else full
-    return kept, best if best.values < kept.values else kept
+    return kept, best_of_passes(timelines, network, pending, now, kept, rounds, share, stay)
 
 
 def main() -> None:

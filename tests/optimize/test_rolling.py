@@ -6,7 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sharefab.optimize.live import Network, Step, Timeline, merge_windows
-from sharefab.optimize.rolling import Pending, repair, replan, retime, targeted
+from sharefab.optimize.rolling import (
+    Pending,
+    best_of_passes,
+    repair,
+    replan,
+    retime,
+    targeted,
+)
 
 MINUTES = [[0, 45], [45, 0]]
 TRUCKS = [[0, 100], [100, 0]]
@@ -160,3 +167,22 @@ def test_targeted_moves_only_the_orders_the_current_plan_makes_late() -> None:
     assert got.slots[1] == [(0, 0, 300)]
     assert got.slots[2] == [(1, 0, 300)]
     assert got.late == set()
+
+
+@settings(max_examples=80, deadline=None)
+@given(problems())
+def test_best_of_passes_is_never_worse_than_the_plan_or_either_pass(
+    problem: tuple[list[list[tuple[int, int]]], list[Pending]],
+) -> None:
+    """The re-optimisation's answer never has more orders late or promises broken than the
+    plan as it stands or either list-scheduling pass, and never worse values than that plan."""
+    wins, orders = problem
+    timelines = [Timeline(w) for w in wins]
+    net = _network(len(wins))
+    current = replan(timelines, net, orders, now=0, rounds=0).slots
+    kept = retime(timelines, net, orders, 0, current)
+    got = best_of_passes(timelines, net, orders, 0, kept, stay=current)
+    full = replan(timelines, net, orders, 0, stay=current)
+    narrow = targeted(timelines, net, orders, 0, kept, stay=current)
+    assert got.values <= kept.values
+    assert got.values[:2] <= min(full.values[:2], narrow.values[:2], kept.values[:2])

@@ -63,11 +63,10 @@ from sharefab.optimize.rolling import (
     STICK_SITE,
     Pending,
     Replanned,
+    best_of_passes,
     repair,
     retime,
-    targeted,
 )
-from sharefab.optimize.rolling import replan as rolling_replan
 from sharefab.orders.models import Operation, Order
 
 # A move of a booking by less than this (same resource) is not worth telling its provider.
@@ -252,26 +251,6 @@ def _timelines(
             for s, e in spans:
                 timelines[k].take(minute_down(s), minute_up(e))
     return timelines
-
-
-def _plan(
-    snap: Snapshot,
-    unavailable: dict[int, list[Span]] | None,
-    rounds: int,
-    deadline: float | None = None,
-    freed: dict[int, list[Span]] | None = None,
-) -> Replanned:
-    live = snap.live
-    return rolling_replan(
-        _timelines(snap, unavailable, freed),
-        live.network(),
-        snap.pending,
-        snap.now,
-        rounds=rounds,
-        share=get_settings().replan_slack_share,
-        stay=snap.current,
-        deadline=deadline,
-    )
 
 
 def _apply(
@@ -736,8 +715,7 @@ def reoptimise(
         if progress:
             progress(0.3, "the current plan re-timed", _values(kept.values))
         deadline = None if time_limit is None else started + time_limit
-        result = _plan(snap, None, rounds, deadline)
-        narrow = targeted(
+        result = best_of_passes(
             _timelines(snap, None),
             live.network(),
             snap.pending,
@@ -748,10 +726,6 @@ def reoptimise(
             stay=snap.current,
             deadline=deadline,
         )
-        if narrow.values[:2] <= result.values[:2]:
-            result = narrow
-        if result.values >= kept.values:
-            result = kept
         ran = taken = False
         if _searching(result, search):
             timelines, network = _timelines(snap, None), live.network()

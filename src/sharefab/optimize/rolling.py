@@ -409,3 +409,25 @@ def targeted(
         passes=part.passes,
         unplaced=part.unplaced,
     )
+
+
+def best_of_passes(
+    timelines: Sequence[Timeline],
+    network: Network,
+    pending: Sequence[Pending],
+    now: int,
+    kept: Replanned,
+    rounds: int = 3,
+    share: float = 0.25,
+    stay: Mapping[int, Sequence[tuple[int, int, int]]] | None = None,
+    deadline: float | None = None,
+) -> Replanned:
+    """The re-optimisation's list-scheduling answer: ``replan`` of every order and ``targeted``
+    (only the orders ``kept`` delivers late), the better by orders late and promises broken (on
+    a tie ``targeted``, which moves less); ``kept`` itself unless that answer beats it."""
+    full = replan(timelines, network, pending, now, rounds, share, stay=stay, deadline=deadline)
+    narrow = targeted(
+        timelines, network, pending, now, kept, rounds, share=share, stay=stay, deadline=deadline
+    )
+    best = narrow if narrow.values[:2] <= full.values[:2] else full
+    return best if best.values < kept.values else kept
