@@ -93,6 +93,21 @@ def test_an_order_given_up_goes_last() -> None:
     assert got.late == {2}
 
 
+def test_orders_past_their_due_date_queue_by_the_promise_they_can_still_keep() -> None:
+    """One machine, three orders already too late for their due date: the two that can still
+    keep their (later) promise go first, the tighter promise first; the one whose promise is
+    lost anyway goes last, so only its promise breaks (in the order given, two would)."""
+    wins = [[(0, 2000)]]
+
+    def order(key: int, promise: int) -> Pending:
+        return Pending(key, [Step(((0, 300),))], 0, 0, deadline=promise, due=100)
+
+    lost, loose, tight = order(1, 200), order(2, 1000), order(3, 400)
+    got = replan([Timeline(w) for w in wins], _network(1), [lost, loose, tight], 0, rounds=0)
+    assert [got.slots[k][0][1] for k in (3, 2, 1)] == [0, 300, 600]
+    assert got.values[1] == 1  # one promise broken: order 1's, which no plan keeps
+
+
 def test_giving_up_one_order_saves_another() -> None:
     """One machine, three orders of 300 minutes: B (due 350) first, then A (due 500) would
     make both A and C (due 650) late; giving A up puts C on time and A after it (Moore and

@@ -8,10 +8,14 @@ for the objective a buyer feels: the number of orders delivered after the date t
 1. **One pass.** Steps are booked one at a time, each on the resource where it ends first
    (its inputs' ready time plus the truck from their site; free gaps may be used; work that may
    pause at a shift end goes on in the next window). Which step goes next is decided by a
-   priority queue: orders that can still meet their due date first, then the ones that cannot
-   (or were given up), and inside each class by ready time plus ``share`` of the order's slack
-   (``share`` < 0: by due date, earliest first). Slack is the due date minus the ready time
-   minus the remaining work on the fastest resources.
+   priority queue: orders that can still meet their due date first; then the ones that cannot
+   (or were given up) but can still keep a later promised date, by that promise; then the
+   rest. Inside each class by ready time plus ``share`` of the order's slack (``share`` < 0:
+   by due date, or promise, earliest first). Slack is the due date (or promise) minus the ready
+   time minus the remaining work on the fastest resources. Without the middle class, an order
+   quoted late went to the back of every queue and its promise slipped week after week
+   (size M, 8 weeks: 1,445 of the 1,742 promises broken in seed 1 were such orders, a
+   median 168 h past the promise).
 2. **Giving up the fewest orders.** An order that comes out late in a pass takes capacity that
    could make others on time. Each round gives up the latest ``frac`` of the orders late
    against their due date (they go to the back of every queue, still planned) and keeps the
@@ -146,6 +150,14 @@ def _pass(
             return
         slack = deadline - t - o.rem[k]
         hopeless = 1 if slack < 0 or o.p.key in given_up else 0
+        promise = o.p.deadline
+        if hopeless:
+            # past hope for its due date: the ones that can still keep a (later) promise first,
+            # by that promise; then the rest
+            if promise is not None and promise > deadline and promise - t - o.rem[k] >= 0:
+                deadline, slack = promise, promise - t - o.rem[k]
+            else:
+                hopeless = 2
         key = float(deadline) if share < 0 else t + share * max(0, slack)
         heapq.heappush(heap, (hopeless, key, j, k))
 
