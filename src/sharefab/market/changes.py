@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import case, event, func, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, case, event, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,27 +131,32 @@ def _forget(session: Session) -> None:
     session.info.pop(_HOOKS, None)
 
 
-def plan_version(session: Session) -> int:
+# built once: these run before nearly every service call
+_VERSION = select(PlanClock.version).where(PlanClock.id == 1)
+_CHANGES = (
+    select(PlanChange.resource_id, func.max(case((PlanChange.calendar, 1), else_=0)))
+    .where(PlanChange.version > bindparam("since"))
+    .group_by(PlanChange.resource_id)
+)
+
+
+def plan_version(session: Session | Connection) -> int:
     """The version of the plan as this transaction sees it."""
-    return session.scalar(select(PlanClock.version).where(PlanClock.id == 1)) or 0
+    return session.scalar(_VERSION) or 0
 
 
-def changed_since(session: Session, version: int) -> tuple[int, set[int]]:
-    """The current version and the resources changed after ``version``."""
+def changed_since(session: Session | Connection, version: int) -> tuple[int, set[int]]:
+    """The current version and the resources changed after ``version`` (read in a session's
+    transaction or on a plain connection)."""
     now, changes = changes_since(session, version)
     return now, set(changes)
 
 
-def changes_since(session: Session, version: int) -> tuple[int, dict[int, bool]]:
+def changes_since(session: Session | Connection, version: int) -> tuple[int, dict[int, bool]]:
     """The current version and the resources changed after ``version``, each with whether its
     calendar changed (False: only its bookings or downtimes)."""
     now = plan_version(session)
     if now <= version:
         return now, {}
-    calendar = func.max(case((PlanChange.calendar, 1), else_=0))
-    rows = session.execute(
-        select(PlanChange.resource_id, calendar)
-        .where(PlanChange.version > version)
-        .group_by(PlanChange.resource_id)
-    )
+    rows = session.execute(_CHANGES, {"since": version})
     return now, {rid: bool(cal) for rid, cal in rows}

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -32,7 +33,6 @@ from sharefab.kit.types import utcnow
 from sharefab.market.changes import changes_since
 from sharefab.market.models import Booking, BookingStatus
 from sharefab.optimize.live import Copies, Network, Timeline
-from sharefab.orders.models import Operation
 from sharefab.orders.routing import operation_minutes
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -92,13 +92,35 @@ class ResourceInfo:
         return next((c for c in self.capabilities if c.code == code), None)
 
 
-def duration_on(operation: Operation, resource: ResourceInfo) -> int:
+class OperationSpec(Protocol):
+    """What placing an operation reads of it: an ``Operation`` or a plain row of its columns
+    (a re-plan reads thousands of them and needs no ORM objects)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def capability_code(self) -> str: ...
+    @property
+    def material(self) -> str: ...
+    @property
+    def certifications(self) -> list[str]: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def setup_minutes(self) -> int: ...
+    @property
+    def unit_seconds(self) -> int: ...
+    @property
+    def class_unit_seconds(self) -> dict[str, int]: ...
+
+
+def duration_on(operation: OperationSpec, resource: ResourceInfo) -> int:
     """Minutes ``operation`` takes on ``resource`` (its class's unit time, else the default)."""
     unit = operation.class_unit_seconds.get(resource.resource_class, operation.unit_seconds)
     return max(1, operation_minutes(operation.setup_minutes, operation.quantity, unit))
 
 
-def qualify(operation: Operation, resource: ResourceInfo) -> str | None:
+def qualify(operation: OperationSpec, resource: ResourceInfo) -> str | None:
     """Why a resource offering the operation's capability cannot take it, or None."""
     cap = resource.capability(operation.capability_code)
     if cap is None:
@@ -367,7 +389,7 @@ class LivePlan:
             self._network = network
         return network
 
-    def modes(self, operation: Operation) -> tuple[list[tuple[int, int]], list[str]]:
+    def modes(self, operation: OperationSpec) -> tuple[list[tuple[int, int]], list[str]]:
         """The resources that can take ``operation`` with its minutes on each (dense index,
         minutes), and why the others offering its capability cannot. Remembered per operation
         until a resource's details change (a re-plan reads the same steps again and again)."""

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from sharefab.kit.errors import LostRace
 from sharefab.kit.settings import get_settings
@@ -132,13 +133,52 @@ class Snapshot:
     """What a replan read: the orders, their moving bookings and the problem built from them."""
 
     now: int
-    orders: dict[int, Order]
+    orders: dict[int, Any]  # the order's id, release, due and promised dates, weight, site
     moving: dict[int, list[Booking]]  # per order, in routing order
     pending: list[Pending]
     current: dict[int, list[tuple[int, int, int]]]  # per order: live index, start, end
     unplaced: list[dict[str, Any]]
     live: LivePlan
     seen: dict[int, tuple[BookingStatus, int, datetime]]  # booking id -> as read
+
+
+_ORDER_COLUMNS = select(
+    Order.id,
+    Order.release_at,
+    Order.due_at,
+    Order.promised_at,
+    Order.weight,
+    Order.delivery_site_id,
+)
+_OPERATION_COLUMNS = select(
+    Operation.id,
+    Operation.order_id,
+    Operation.seq,
+    Operation.predecessors,
+    Operation.interruptible,
+    Operation.capability_code,
+    Operation.material,
+    Operation.certifications,
+    Operation.quantity,
+    Operation.setup_minutes,
+    Operation.unit_seconds,
+    Operation.class_unit_seconds,
+)
+_BOOKING_ENDS = select(
+    Booking.id,
+    Booking.order_id,
+    Booking.operation_id,
+    Booking.resource_id,
+    Booking.starts_at,
+    Booking.ends_at,
+    Booking.completed_at,
+)
+
+
+def _held(session: Session, model: type[Any], row: Any) -> Any:
+    """The session's object of ``row`` when it holds one, else the row."""
+    held = session.identity_map.get(identity_key(model, row.id))
+    return row if held is None else held
 
 
 def _snapshot(
@@ -148,22 +188,37 @@ def _snapshot(
     now: datetime,
 ) -> Snapshot:
     t_now = minute_up(now)
-    orders: dict[int, Order] = {}
+    orders: dict[int, Any] = {}
     moving: dict[int, list[Booking]] = {}
     pending: list[Pending] = []
     current: dict[int, list[tuple[int, int, int]]] = {}
     unplaced: list[dict[str, Any]] = []
     order_ids = sorted(groups)
-    rows = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))}
-    all_bookings = repository.bookings_of_orders(session, order_ids)
+    # plain rows, not ORM objects: a re-optimisation reads every order with work not started;
+    # a row whose object this session holds is read from the object (it may hold changes not
+    # flushed yet, as an ORM query would have kept them)
+    rows = {
+        o.id: _held(session, Order, o)
+        for o in session.execute(_ORDER_COLUMNS.where(Order.id.in_(order_ids)))
+    }
+    operations: dict[int, list[Any]] = defaultdict(list)
+    for step in session.execute(_OPERATION_COLUMNS.where(Operation.order_id.in_(order_ids))):
+        operations[step.order_id].append(step)
+    others: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        _BOOKING_ENDS.where(
+            Booking.order_id.in_(order_ids), Booking.status != BookingStatus.cancelled
+        ).order_by(Booking.starts_at, Booking.id)
+    ):
+        others[row.order_id].append(_held(session, Booking, row))
     for order_id, bookings in sorted(groups.items()):
         order = rows[order_id]
-        ops = {op.id: op for op in order.operations}
-        seq_of = {op.id: op.seq for op in order.operations}
+        ops = {op.id: op for op in operations[order_id]}
+        seq_of = {op.id: op.seq for op in ops.values()}
         mine = sorted(bookings, key=lambda b: seq_of[b.operation_id])
         ids = {b.id for b in mine}
         position = {seq_of[b.operation_id]: k for k, b in enumerate(mine)}
-        fixed = {seq_of[b.operation_id]: b for b in all_bookings[order_id] if b.id not in ids}
+        fixed = {seq_of[b.operation_id]: b for b in others[order_id] if b.id not in ids}
         steps: list[Step] = []
         slots: list[tuple[int, int, int]] = []
         ok = True
@@ -196,7 +251,7 @@ def _snapshot(
             continue
         ship_to = live.site_of(session, order.delivery_site_id) if order.delivery_site_id else -1
         floor = 0
-        succ = {p for op in order.operations for p in op.predecessors}
+        succ = {p for op in ops.values() for p in op.predecessors}
         for seq, f in fixed.items():
             if seq in succ:
                 continue
@@ -542,22 +597,24 @@ def _pull_candidate(
     assert info is not None
     # the machine's own next booking, when its inputs are done, starts early there instead
     own = session.execute(
-        select(Booking, Operation)
+        select(Booking.order_id, Operation.predecessors)
         .join(Operation, Operation.id == Booking.operation_id)
         .where(Booking.status == BookingStatus.committed, Booking.resource_id == info.id)
         .order_by(Booking.starts_at, Booking.id)
         .limit(1)
     ).first()
     if own is not None:
-        done = _inputs(session, [own[0].order_id])
+        done = _inputs(session, [own.order_id])
         if all(
-            done.get((own[0].order_id, p), (None,))[0] == BookingStatus.done
-            for p in own[1].predecessors
+            done.get((own.order_id, p), (None,))[0] == BookingStatus.done for p in own.predecessors
         ):
             return None
     codes = sorted({c.code for c in info.capabilities})
+    # plain rows (up to PULL_CANDIDATES of them at every completion); only the one chosen is
+    # loaded as a booking
     rows = session.execute(
-        select(Booking, Operation)
+        select(Booking.id.label("booking_id"), Booking.resource_id, Booking.ends_at)
+        .add_columns(*_OPERATION_COLUMNS.selected_columns)
         .join(Operation, Operation.id == Booking.operation_id)
         .where(
             Booking.status == BookingStatus.committed,
@@ -573,7 +630,7 @@ def _pull_candidate(
     ).all()
     if not rows:
         return None
-    order_ids = sorted({b.order_id for b, _ in rows})
+    order_ids = sorted({row.order_id for row in rows})
     inputs = _inputs(session, order_ids)
     dates = {
         i: (due_at, release_at)
@@ -584,30 +641,29 @@ def _pull_candidate(
     here = live.site_index[info.site_id]
     t = minute_up(at)
     best: tuple[datetime, int, int] | None = None
-    chosen: Booking | None = None
-    for b, op in rows:
-        if qualify(op, info) is not None:
+    for row in rows:  # a committed booking with its operation's columns
+        if qualify(row, info) is not None:
             continue
-        due, release = dates[b.order_id]
+        due, release = dates[row.order_id]
         ready = max(t, minute_up(release))
-        for p in op.predecessors:
-            got = inputs.get((b.order_id, p))
+        for p in row.predecessors:
+            got = inputs.get((row.order_id, p))
             if got is None or got[0] != BookingStatus.done:
                 break
             src = _resource(live, got[1])
             truck = live.truck_minutes[live.site_index[src.site_id]][here] if src else 0
             ready = max(ready, minute_up(got[2]) + truck)
         else:
-            _, end = timeline.place(ready, duration_on(op, info), op.interruptible)
-            now_on = _resource(live, b.resource_id)
+            _, end = timeline.place(ready, duration_on(row, info), row.interruptible)
+            now_on = _resource(live, row.resource_id)
             same_site = now_on is not None and now_on.site_id == info.site_id
-            gain = minute_up(b.ends_at) - end
+            gain = minute_up(row.ends_at) - end
             if gain < STICK_MINUTES * (1 if same_site else STICK_SITE):
                 continue
-            key = (due, -gain, b.id)
+            key = (due, -gain, row.booking_id)
             if best is None or key < best:
-                best, chosen = key, b
-    return chosen
+                best = key
+    return None if best is None else session.get(Booking, best[2])
 
 
 def _unplaced(result: Replanned, report: ReplanReport) -> None:

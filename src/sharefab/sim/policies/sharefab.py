@@ -90,6 +90,11 @@ PRIORITY = {COMPLETE: 1, REPAIR: 2, BREAK: 3, ARRIVE: 4, REOPT: 5, TRY: 6, DELIV
 SETTLE_AFTER = 1440
 
 
+_COMMITTED_ON = select(
+    Booking.id, Booking.resource_id, Booking.operation_id, Booking.starts_at
+).where(Booking.status == BookingStatus.committed)
+
+
 def moment(minute: int, epoch: datetime = EPOCH) -> datetime:
     """The datetime of a simulated minute."""
     return epoch + timedelta(minutes=minute)
@@ -279,18 +284,15 @@ class _Run:
         self._sync()
 
     def _sync(self) -> None:
-        """Reload the committed bookings of the resources the plan clock says changed."""
-        with unit_of_work(self.engine, write=False) as session:
-            version, changed = changed_since(session, self.plan_version)
+        """Reload the committed bookings of the resources the plan clock says changed (on a
+        plain connection, in one read transaction: no session is needed to read rows)."""
+        with self.engine.connect() as conn:
+            version, changed = changed_since(conn, self.plan_version)
             self.plan_version = version
-            ids = sorted(changed & set(self.resource_index))
+            ids = sorted(changed & self.resource_index.keys())
             if not ids:
                 return
-            rows = session.execute(
-                select(Booking.id, Booking.resource_id, Booking.operation_id, Booking.starts_at)
-                .where(Booking.status == BookingStatus.committed)
-                .where(Booking.resource_id.in_(ids))
-            ).all()
+            rows = conn.execute(_COMMITTED_ON.where(Booking.resource_id.in_(ids))).all()
         fresh: dict[int, list[_Planned]] = {self.resource_index[rid]: [] for rid in ids}
         for bid, rid, op_id, starts in rows:
             order, pos = self.op_of[op_id]
