@@ -1,0 +1,107 @@
+"""Per-seed figures of finished simulation runs from two `--cache` directories, side by side.
+
+    .venv/bin/python bench/sim_cache_compare.py --before var/simcache-8aa0b74 \
+        --after var/simcache-e065a6d --policy sharefab --reference greedy-edd \
+        --out bench/results/simulate-M8-e065a6d.md
+
+A `sharefab simulate ... --cache DIR` run keeps each (policy, seed) run in DIR; this reads
+them back (same world and seeds: the cache names a run by both) and prints, per seed, the
+figures of `--policy` before and after a change, and `--reference` (a policy the change did not
+touch) from `--before`. Only seeds present in both directories are shown. It also splits the
+broken promises of `--policy` by what was promised: the due date itself, or a later date
+(an order quoted late).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+FIGURES = (
+    ("on_time_rate", "on time", 100, "%"),
+    ("promises_kept_rate", "promises kept", 100, "%"),
+    ("utilisation", "utilisation", 100, "%"),
+    ("lateness_mean_h", "mean lateness", 1, " h"),
+    ("lateness_p95_h", "p95 lateness", 1, " h"),
+    ("moved_away_per_order", "moved to another provider, per order", 1, ""),
+    ("orders_completed", "orders completed", 1, ""),
+)
+
+
+def runs(directory: Path, policy: str) -> dict[int, Any]:
+    """seed -> the cached outcome of `policy` in `directory`."""
+    out: dict[int, Any] = {}
+    for path in sorted(directory.glob(f"{policy}-*.pickle")):
+        m = re.fullmatch(rf"{re.escape(policy)}-(\d+)-[0-9a-f]+\.pickle", path.name)
+        if m:
+            with path.open("rb") as f:
+                out[int(m.group(1))] = pickle.load(f)
+    return out
+
+
+def promises(outcome: Any) -> str:
+    """Broken promises split by what was promised (the due date, or a later date)."""
+    record = outcome[4]
+    kept = {"due": [0, 0], "later": [0, 0]}
+    for o in record.orders.values():
+        if o.promised is None or o.promised > record.end:
+            continue
+        kind = "due" if o.promised <= o.due else "later"
+        kept[kind][0] += 1
+        if o.delivered is None or o.delivered > o.promised:
+            kept[kind][1] += 1
+    return (
+        f"{kept['due'][1]} of {kept['due'][0]} promised the due date, "
+        f"{kept['later'][1]} of {kept['later'][0]} promised later"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--before", type=Path, required=True)
+    ap.add_argument("--after", type=Path, required=True)
+    ap.add_argument("--policy", default="sharefab")
+    ap.add_argument("--reference", default="greedy-edd")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    before, after = runs(args.before, args.policy), runs(args.after, args.policy)
+    reference = runs(args.before, args.reference)
+    seeds = sorted(set(before) & set(after))
+    if not seeds:
+        print(f"no seed of {args.policy} is in both directories", file=sys.stderr)
+        return 2
+    lines = [
+        "| figure | seed | "
+        + f"{args.policy} ({args.before.name}) | {args.policy} ({args.after.name}) | "
+        + f"{args.reference} ({args.before.name}) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for key, label, scale, unit in FIGURES:
+        for seed in seeds:
+            cells = []
+            for source in (before, after, reference):
+                value = source[seed][0].get(key) if seed in source else None
+                cells.append("-" if value is None else f"{value * scale:,.1f}{unit}")
+            lines.append(f"| {label} | {seed} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Broken promises (delivered after the promised date, or not by the end):")
+    lines.append("")
+    for seed in seeds:
+        lines.append(
+            f"- seed {seed}: {args.before.name}: {promises(before[seed])}; "
+            f"{args.after.name}: {promises(after[seed])}"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        command = " ".join(["python", *sys.argv])
+        args.out.write_text(f"```\n{command}\n```\n\n{text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
