@@ -60,6 +60,20 @@ def promises(outcome: Any) -> str:
     )
 
 
+def work_done(outcome: Any, world: Any) -> tuple[float, float]:
+    """(hours of work done inside the period counted on the fastest capable machine, planned
+    hours over those fastest hours): how much work a policy got through, apart from which
+    machines it used."""
+    record = outcome[4]
+    fastest = planned = 0.0
+    for e in record.executions:
+        inside = max(0, min(e.start + e.busy, world.end) - e.start)
+        share = inside / e.busy if e.busy else 0.0
+        fastest += share * min(m for _, m in world.modes[e.order][e.position])
+        planned += share * e.planned
+    return fastest / 60, planned / fastest if fastest else 0.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", type=Path, required=True)
@@ -67,6 +81,11 @@ def main() -> int:
     ap.add_argument("--policy", default="sharefab")
     ap.add_argument("--reference", default="greedy-edd")
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--world",
+        help="SIZE,WEEKS,SEED of the runs' cluster (e.g. M,8,1): adds the work done in the "
+        "period, in hours on the fastest capable machines (regenerates the cluster)",
+    )
     args = ap.parse_args()
     before, after = runs(args.before, args.policy), runs(args.after, args.policy)
     reference = runs(args.before, args.reference)
@@ -87,6 +106,25 @@ def main() -> int:
                 value = source[seed][0].get(key) if seed in source else None
                 cells.append("-" if value is None else f"{value * scale:,.1f}{unit}")
             lines.append(f"| {label} | {seed} | " + " | ".join(cells) + " |")
+    if args.world:
+        from sharefab.gen.cluster import SIZES
+        from sharefab.sim.world import build_world, cluster_for
+
+        size, weeks, seed = args.world.split(",")
+        world = build_world(cluster_for(SIZES[size], int(weeks), int(seed)), int(weeks))
+        for seed_ in seeds:
+            cells = []
+            for source in (before, after, reference):
+                if seed_ not in source:
+                    cells.append("-")
+                    continue
+                hours, slower = work_done(source[seed_], world)
+                cells.append(f"{hours:,.0f} h (x{slower:.3f})")
+            lines.append(
+                f"| work done in the period, fastest-machine hours (planned/fastest) | {seed_} | "
+                + " | ".join(cells)
+                + " |"
+            )
     lines.append("")
     lines.append("Broken promises (delivered after the promised date, or not by the end):")
     lines.append("")
