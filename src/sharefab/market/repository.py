@@ -88,21 +88,6 @@ def bookings_of_order(session: Session, order_id: int) -> list[Booking]:
     return list(session.scalars(stmt))
 
 
-def bookings_of_orders(session: Session, order_ids: Sequence[int]) -> dict[int, list[Booking]]:
-    """`bookings_of_order` of several orders in one read."""
-    out: dict[int, list[Booking]] = {o: [] for o in order_ids}
-    if not order_ids:
-        return out
-    stmt = (
-        select(Booking)
-        .where(Booking.order_id.in_(order_ids), Booking.status != BookingStatus.cancelled)
-        .order_by(Booking.starts_at, Booking.id)
-    )
-    for b in session.scalars(stmt):
-        out[b.order_id].append(b)
-    return out
-
-
 def committed(session: Session) -> list[Booking]:
     """Every committed booking (not started), by start."""
     stmt = select(Booking).where(Booking.status == BookingStatus.committed)
