@@ -19,11 +19,11 @@ for the objective a buyer feels: the number of orders delivered after the date t
    ``bench/sim_cache_compare.py``).
 2. **Giving up the fewest orders.** An order that comes out late in a pass takes capacity that
    could make others on time. Each round gives up the latest ``frac`` of the orders late
-   against their due date (they go to the back of every queue, still planned) and keeps the
-   result if it is better (see below); otherwise it halves ``frac`` and tries others. This is
-   Moore and Hodgson's rule for one machine (drop the job that makes the sequence late)
-   carried over to a network of machines. Orders given up stay given up in
-   later re-plans (the caller keeps the set).
+   against their due date (they go behind every order that can still make its due date,
+   still planned) and keeps the result if it is better (see below); otherwise it halves
+   ``frac`` and tries others. This is Moore and Hodgson's rule for one machine (drop the job
+   that makes the sequence late) carried over to a network of machines. Orders given up stay
+   given up in later re-plans (the caller keeps the set).
 
 Plans compare lexicographically by (weighted orders late against their due date, weighted
 promises broken, weighted minutes late). An order's deadline is its promised date when there
