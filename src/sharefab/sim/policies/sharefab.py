@@ -430,8 +430,11 @@ class _Run:
 
     def _try(self, r: int) -> None:
         """Resource `r` may be free: start the first booking planned on it that can start now
-        (at its booked time, or earlier when it fits before the next one), else wake up when
-        one could."""
+        (its inputs are there and it fits the window; at its booked time or earlier), else wake
+        up when one could. A machine does not stand idle while work booked on it is ready: a
+        step may go ahead of earlier bookings whose inputs are not there yet, and a late start
+        replans what it pushes (until commit 096a35a a step went ahead only when it ended
+        before the machine's next booking; see docs/simulate.md)."""
         now, w = self.now, self.world
         self.tries.discard((r, now))
         if self.running[r] is not None or self.down_until[r] > now:
@@ -455,12 +458,9 @@ class _Run:
                 if fits is not None:
                     wake.append(fits[0])
                 continue
-            if i > 0 and p.start > now:
-                # early, and not the next booking on the machine: only if it ends before that
-                ends = w.finish(p.order, p.position, r, now, planned)
-                if ends > items[0].start:
-                    continue
             if self._start(r, p, planned):
+                if i > 0:
+                    self.record.note("started_ahead")
                 return
         if items:
             wake.append(items[0].start)
