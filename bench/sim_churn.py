@@ -6,7 +6,8 @@ Plays `sharefab simulate --size SIZE --weeks WEEKS --seed SEED --policy sharefab
 process and, before the run's database is dropped, reads every operation's work orders in the
 order they were made (a move to another provider cancels one and makes the next). Prints the
 moves, how many took the step back to a provider (or the very machine) it had had before, the
-reasons the moved work orders give, and how many times operations moved.
+reasons the moved work orders give, how long before its start each work order was moved
+away, and how many times operations moved.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def churn(engine: Any) -> str:
                 Booking.provider_organization_id,
                 Booking.resource_id,
                 Booking.moved_reason,
+                Booking.starts_at,
+                Booking.moved_at,
             ).order_by(Booking.id)
         ).all()
     by_operation: dict[int, list[Any]] = defaultdict(list)
@@ -40,6 +43,8 @@ def churn(engine: Any) -> str:
     moves = back_to_provider = back_to_machine = 0
     times: Counter[int] = Counter()
     reasons: Counter[str] = Counter()
+    ahead: Counter[str] = Counter()  # how long before its start a work order was moved away
+    bands = ((4, "under 4 h"), (24, "4 to 24 h"), (72, "1 to 3 days"), (10**9, "3 days or more"))
     for bookings in by_operation.values():
         providers = {bookings[0].provider_organization_id}
         machines = {bookings[0].resource_id}
@@ -51,12 +56,17 @@ def churn(engine: Any) -> str:
             machines.add(b.resource_id)
         for b in bookings[:-1]:  # a moved-away work order says why
             reasons[(b.moved_reason or "").split(" at ")[0][:60]] += 1
+            if b.moved_at is not None:
+                hours = (b.starts_at - b.moved_at).total_seconds() / 3600
+                ahead[next(label for limit, label in bands if hours < limit)] += 1
         times[min(len(bookings) - 1, 10)] += 1
     lines = [
         f"operations {len(by_operation)}, moves to another provider {moves}, back to a provider "
         f"it had had {back_to_provider}, back to the very machine {back_to_machine}",
         "operations by times moved (10: ten or more): "
         + ", ".join(f"{k}: {v}" for k, v in sorted(times.items())),
+        "moved away this long before the work order's start: "
+        + ", ".join(f"{label}: {ahead[label]}" for _, label in bands),
         "reasons:",
         *(f"{n:8d}  {why}" for why, n in reasons.most_common(8)),
     ]
