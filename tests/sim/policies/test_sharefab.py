@@ -74,7 +74,7 @@ def test_the_platform_reoptimises_and_keeps_promises(
 
 def test_idle_resources_start_ready_work_early(runs: tuple[RunRecord, ...]) -> None:
     """Work whose inputs are there starts before its booked time when its resource is idle,
-    also ahead of bookings on that resource whose inputs are not there yet."""
+    also when it then runs past the time of a booking there whose inputs are not there yet."""
     assert runs[0].notes.get("early_starts", 0) > 0
     assert runs[0].notes.get("started_ahead", 0) > 0
 

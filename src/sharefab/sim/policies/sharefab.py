@@ -442,12 +442,14 @@ class _Run:
         window = w.window_at(r, now)
         items = self.planned[r]
         wake: list[int] = []
-        for i, p in enumerate(items):
+        waiting: int | None = None  # booked start of the first booking here still short of inputs
+        for p in items:
             ready = self._ready_at(p.order, p.position, r)
-            if ready is None:
-                continue
-            if ready > now:
-                wake.append(ready)
+            if ready is None or ready > now:
+                if waiting is None:
+                    waiting = p.start
+                if ready is not None:
+                    wake.append(ready)
                 continue
             if window is None:
                 break
@@ -458,8 +460,15 @@ class _Run:
                 if fits is not None:
                     wake.append(fits[0])
                 continue
+            # early, and running past the time of a booking still short of its inputs (which
+            # it then pushes): counted, as the rule before commit 5433de0 forbade it
+            ahead = (
+                waiting is not None
+                and p.start > now
+                and w.finish(p.order, p.position, r, now, planned) > waiting
+            )
             if self._start(r, p, planned):
-                if i > 0:
+                if ahead:
                     self.record.note("started_ahead")
                 return
         if items:
