@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sharefab.optimize.live import merge_windows
+
 FIGURES = (
     ("on_time_rate", "on time", 100, "%"),
     ("promises_kept_rate", "promises kept", 100, "%"),
@@ -80,18 +82,6 @@ def work_done(outcome: Any, world: Any) -> tuple[float, float]:
     return fastest / 60, planned / fastest if fastest else 0.0
 
 
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def _overlap(xs: list[tuple[int, int]], ys: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The parts of merged spans `xs` that lie in merged spans `ys`."""
     out, i, j = [], 0, 0
@@ -127,9 +117,9 @@ def idle_while_ready(outcome: Any, world: Any) -> float:
         waits.setdefault(e.resource, []).append((ready, min(e.start, world.end)))
     total = 0
     for r, spans in waits.items():
-        windows = _merged([(a, min(b, world.end)) for a, b in world.windows[r]])
-        waiting = _overlap(_merged(spans), windows)
-        worked = _overlap(waiting, _merged(busy[r]))
+        windows = merge_windows([(a, min(b, world.end)) for a, b in world.windows[r]])
+        waiting = _overlap(merge_windows(spans), windows)
+        worked = _overlap(waiting, merge_windows(busy[r]))
         total += sum(b - a for a, b in waiting) - sum(b - a for a, b in worked)
     return total / 60
 
