@@ -51,6 +51,14 @@ def promises(outcome: Any) -> str:
     record = outcome[4]
     kept = {"due": [0, 0], "later": [0, 0]}
     past: list[int] = []  # minutes past the promise, of the broken ones delivered
+    # every promise later than the due date, also those after the end (left out of the rate)
+    after_due = [o.promised - o.due for o in record.orders.values() if o.promised is not None]
+    after_due = [m for m in after_due if m > 0]
+    beyond = sum(
+        1
+        for o in record.orders.values()
+        if o.promised is not None and o.promised > record.end and o.promised > o.due
+    )
     for o in record.orders.values():
         if o.promised is None or o.promised > record.end:
             continue
@@ -64,7 +72,10 @@ def promises(outcome: Any) -> str:
     return (
         f"{kept['due'][1]} of {kept['due'][0]} promised the due date, "
         f"{kept['later'][1]} of {kept['later'][0]} promised later; the broken ones delivered "
-        f"came a median {median:.1f} h after the promise"
+        f"came a median {median:.1f} h after the promise; {len(after_due)} promised after "
+        f"the due date (a median "
+        f"{(statistics.median(after_due) / 60 if after_due else 0.0):.1f} h after it), "
+        f"{beyond} of them after the end"
     )
 
 

@@ -213,6 +213,7 @@ def _completed(
     remaining = [b for b in _order_bookings(session, order.id) if b.status != BookingStatus.done]
     if not remaining and order.status == OrderStatus.in_production:
         orders.transition(order, OrderStatus.completed)
+        order.completed_at = at
     # the machine is free now and the order's next steps may be ready: ready work comes forward
     session.flush()
     report = replanning.pull(session, booking.resource_id, at, finished=booking, freed=freed)

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         description="Re-planning books a step at its ready time plus this share of its order's "
         "slack (urgent work first; below 0: by deadline)",
     )
+    promise_level: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Share of the promises of orders quoted late the platform means to keep: "
+        "such a promise allows for this quantile of how far recent late plans slipped",
+    )
     duration_cv: float = Field(
         default=0.15,
         ge=0,

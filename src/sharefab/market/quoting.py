@@ -17,6 +17,7 @@ for its resource). Only a step that no resource can do at all is refused (422, n
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ def price(
     placement: Placement,
     names: dict[int, str],
     weights: dict[int, float],
+    slip: float = 0.0,
 ) -> Priced:
     """Price a placement so the slots add up to what the buyer pays into escrow.
 
@@ -231,7 +233,13 @@ def price(
         )
     # the due date when the plan keeps its buffer before it, else the plan's delivery plus the
     # buffer: a date the platform can keep when steps run long
-    promised = due if placement.delivery + buffer <= due else placement.delivery + buffer
+    if placement.delivery + buffer <= due:
+        promised = due
+    else:
+        # late: the plan plus what later orders that go ahead of it have lately added
+        allowance = max(buffer, math.ceil(slip * (placement.delivery - c.release)))
+        promised = placement.delivery + allowance
+        breakdown["promise_allowance_minutes"] = allowance
     return Priced(
         option=option,
         placement=placement,

@@ -26,7 +26,7 @@ from sharefab.kit.settings import get_settings
 from sharefab.kit.timespan import Span, offered, overlaps
 from sharefab.kit.types import utcnow
 from sharefab.ledger import service as ledger
-from sharefab.market import quoting, repository
+from sharefab.market import promises, quoting, repository
 from sharefab.market.live import live_plan, moment
 from sharefab.market.models import Booking, BookingStatus, Plan, PlanStatus, Quote, QuoteStatus
 from sharefab.market.quoting import OPTIONS, Priced
@@ -163,9 +163,10 @@ def plan_quotes(
                 }
             )
             names = identity.organization_names(session, chosen)
+            slip = promises.slip_fraction(session, utcnow(), get_settings().promise_level)
             priced: list[Priced] = []
             for option, placement in placed.items():
-                offer = quoting.price(live, found, option, placement, names, weights)
+                offer = quoting.price(live, found, option, placement, names, weights, slip)
                 twin = next(
                     (
                         p
@@ -368,6 +369,8 @@ def accept_quote(
         if other.id != quote.id and other.status == QuoteStatus.open:
             other.status = QuoteStatus.superseded
     order.promised_at = quote.promised_at
+    order.accepted_at = utcnow()
+    order.planned_end_at = last
     order.price_minor = quote.total_minor
     orders.transition(order, OrderStatus.scheduled)
     ledger.fund_escrow(

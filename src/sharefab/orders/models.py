@@ -73,6 +73,11 @@ class Order(Base):
     drawing_ref: Mapped[str | None] = mapped_column(String(300))
     notes: Mapped[str] = mapped_column(Text, default="")
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the buyer accepted a quote, and when that quote's plan finished the last step; when
+    # the last step really finished: how far plans slip, which later promises allow for
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    planned_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     price_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
