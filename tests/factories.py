@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sharefab.identity.models import Membership, Organization, Role, User
 from sharefab.identity.security import hash_password, issue_access_token
 from sharefab.kit.db import unit_of_work
+from sharefab.kit.types import utcnow
+from sharefab.orders.models import Order, OrderStatus
 
 T0 = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
@@ -235,3 +237,41 @@ def booked_order(app_client: TestClient, tenants: Tenants, quantity: int = 4) ->
 
 def report(c: TestClient, booking: dict[str, Any], **body: Any) -> Any:
     return c.post(f"/api/v1/work-orders/{booking['id']}/events", json=body)
+
+
+def slipped_orders(
+    engine: Engine,
+    org_id: int,
+    slips: list[float],
+    *,
+    late: bool = True,
+    done: bool = True,
+    lead_days: float = 4,
+    ended_days_ago: float = 1,
+) -> None:
+    """Orders quoted late (promised after due) whose plans ran `lead_days` from acceptance
+    and ended `ended_days_ago`; each slipped the given fraction of its lead time (finished
+    that much later, or, when not `done`, still open)."""
+    now = utcnow()
+    rows = []
+    lead = timedelta(days=lead_days)
+    for k, slip in enumerate(slips):
+        end = now - timedelta(days=ended_days_ago)
+        due = end - timedelta(hours=1) if late else end + timedelta(days=1)
+        rows.append(
+            Order(
+                organization_id=org_id,
+                reference=f"H-{late}-{done}-{k}-{len(slips)}",
+                title="past order",
+                quantity=1,
+                release_at=end - lead - timedelta(hours=1),
+                due_at=due,
+                promised_at=end + timedelta(hours=2) if late else due,
+                status=OrderStatus.completed if done else OrderStatus.in_production,
+                accepted_at=end - lead,
+                planned_end_at=end,
+                completed_at=end + slip * lead if done else None,
+            )
+        )
+    with unit_of_work(engine) as session:
+        session.add_all(rows)

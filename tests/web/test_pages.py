@@ -7,9 +7,17 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from sharefab.web.i18n import Formatter, from_accept_language
-from tests.factories import Tenants, created, make_resource, make_site, order_body
+from tests.factories import (
+    Tenants,
+    created,
+    make_resource,
+    make_site,
+    order_body,
+    slipped_orders,
+)
 from tests.jobs.support import wait_for
 from tests.web.conftest import PageClient
 
@@ -215,6 +223,23 @@ class TestFlow:
         assert plan.status_code == 200
         assert "<html" not in plan.text  # HTMX gets the chart fragment only
         assert "PO-WEB-1" in plan.text
+
+    def test_late_quote_says_what_it_allows_for_slip(
+        self, app_client: TestClient, tenants: Tenants, engine: Engine, pages: dict[str, PageClient]
+    ) -> None:
+        """When late plans have lately slipped half their lead time, a quote that cannot meet
+        the due date shows the hours it added to its planned finish, and why."""
+        _capacity(app_client, tenants)
+        slipped_orders(engine, tenants["acme"].org_id, [0.5] * 40)
+        now = _now()
+        body = order_body("PO-LATE", release_at=now.isoformat())
+        body["due_at"] = (now + timedelta(hours=1)).isoformat()  # a day's milling: late
+        body["operations"] = body["operations"][:1]
+        order = created(_api(app_client, tenants, "buyer2").post("/api/v1/orders", json=body))
+        buyer = pages["buyer2"]
+        assert buyer.post(f"/buyer/orders/{order['id']}/quotes").status_code == 303
+        page = buyer.get(f"/buyer/orders/{order['id']}").text
+        assert "h after the planned finish: late orders' plans have slipped that far" in page
 
     def test_failed_action_shows_the_reason_and_changes_nothing(
         self, app_client: TestClient, tenants: Tenants, pages: dict[str, PageClient]
