@@ -8,11 +8,13 @@ final truck counts in its date and its price.
 
 A quote promises the buyer's due date when its plan delivers by then with a buffer to spare
 (``optimize.live.buffer_minutes``: it grows with the routing's length and duration
-uncertainty), else the plan's delivery plus that buffer: the platform commits to what the buyer
-asked for whenever it safely can, to a date it can keep otherwise, and re-optimisation may use
-the time up to the promise. When no plan meets the due date the quote still comes, with the
-earliest date it can keep and the capability that holds it back (the step that waits longest
-for its resource). Only a step that no resource can do at all is refused (422, naming it).
+uncertainty), else the plan's delivery plus an allowance: that buffer, or, when late plans
+have lately slipped more, the measured slip for the order's lead time (``market/promises.py``).
+The platform commits to what the buyer asked for whenever it safely can, to a date it can keep
+otherwise, and re-optimisation may use the time up to the promise. When no plan meets the due
+date the quote still comes, with the earliest date it can keep and the capability that holds
+it back (the step that waits longest for its resource). Only a step that no resource can do at
+all is refused (422, naming it).
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ def price(
     that pauses over a shift end is charged for its work, not the night) plus the trucks that
     bring its inputs; the last steps also pay the truck to the buyer. The platform fee comes out
     of each provider's share at payout, so it is part of the total, not added to it.
+    ``slip``: how far late plans have lately slipped, as a fraction of their lead time
+    (``promises.slip_fraction``); a late quote's promise allows that much of its own.
     """
     from sharefab.ledger import service as ledger
 
@@ -231,12 +235,11 @@ def price(
             f"spends the slack: delivered {max(0, due - placement.delivery) // 60} h before the "
             f"due date, less than the {buffer // 60} h buffer a delay would need"
         )
-    # the due date when the plan keeps its buffer before it, else the plan's delivery plus the
-    # buffer: a date the platform can keep when steps run long
+    # the due date when the plan keeps its buffer before it, else the plan's delivery plus an
+    # allowance: a date the platform can keep when steps run long and later orders go ahead
     if placement.delivery + buffer <= due:
         promised = due
     else:
-        # late: the plan plus what later orders that go ahead of it have lately added
         allowance = max(buffer, math.ceil(slip * (placement.delivery - c.release)))
         promised = placement.delivery + allowance
         breakdown["promise_allowance_minutes"] = allowance
