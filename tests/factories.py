@@ -249,9 +249,10 @@ def slipped_orders(
     lead_days: float = 4,
     ended_days_ago: float = 1,
 ) -> None:
-    """Orders quoted late (promised after due) whose plans ran `lead_days` from acceptance
-    and ended `ended_days_ago`; each slipped the given fraction of its lead time (finished
-    that much later, or, when not `done`, still open)."""
+    """Past orders whose accepted plans ran `lead_days` and ended `ended_days_ago`, quoted
+    late (promised after the due date) or, with `late` False, promised their due date; each
+    slipped the given fraction of its lead time (finished that much later, or, when not
+    `done`, still open)."""
     now = utcnow()
     rows = []
     lead = timedelta(days=lead_days)

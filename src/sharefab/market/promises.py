@@ -38,8 +38,6 @@ def slip_fraction(session: Session, now: datetime, level: float) -> float:
     """The ``level`` quantile (nearest rank) of how far late orders' plans slipped, as a
     fraction of their planned lead time; 0 while fewer than ``MINIMUM`` are known."""
     rows = session.execute(_LATEST.where(Order.planned_end_at <= now).limit(WINDOW)).all()
-    if len(rows) < MINIMUM:
-        return 0.0
     slips = sorted(
         max(0.0, ((done or now) - end).total_seconds())
         / max(_HOUR, (end - accepted).total_seconds())

@@ -144,6 +144,8 @@ def plan_quotes(
     writable(principal, order.organization_id, "order", order_id)
     orders.check_transition(order, OrderStatus.quoted)
     with timed("quote"):
+        # read before the live plan's lock: other quotes need not wait for it
+        slip = promises.slip_fraction(session, utcnow(), get_settings().promise_level)
         live = live_plan(session)
         with live.lock:
             live.refresh(session)
@@ -163,7 +165,6 @@ def plan_quotes(
                 }
             )
             names = identity.organization_names(session, chosen)
-            slip = promises.slip_fraction(session, utcnow(), get_settings().promise_level)
             priced: list[Priced] = []
             for option, placement in placed.items():
                 offer = quoting.price(live, found, option, placement, names, weights, slip)
